@@ -1,0 +1,58 @@
+import { Args, Flags } from '@oclif/core';
+
+import { SaasctlCommand } from '../../lib/cli/base-command.js';
+import { tenantFields } from '../../lib/cli/views.js';
+import { onboardDependencies } from '../../lib/tenants/context.js';
+import { onboardTenant, validateOnboardRequest, type OnboardResult } from '../../lib/tenants/onboarding.js';
+
+export default class TenantOnboard extends SaasctlCommand {
+  static override summary = 'Onboard a tenant: catalog record, Cognito group and admin user, then ACTIVE.';
+  static override description =
+    'Idempotent: re-running the same request resumes or confirms it and creates nothing twice. ' +
+    'Onboarding an existing tenant with different values is a conflict (exit 4).';
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> acme --tier pro --name "Acme Corp" --admin-email ops@acme.test',
+    '<%= config.bin %> <%= command.id %> globex --tier starter --name Globex --admin-email it@globex.test --json',
+  ];
+  static override args = {
+    tenantId: Args.string({ description: 'Tenant id (3-32 chars: a-z, 0-9, hyphens)', required: true }),
+  };
+  static override flags = {
+    tier: Flags.string({ description: 'Tier from the catalog (see `saasctl tier list`)', required: true }),
+    name: Flags.string({ description: 'Display name', required: true }),
+    'admin-email': Flags.string({ description: "Email of the tenant's first admin user", required: true }),
+    // Here --region is the tenant's region (where its silo resources live); the control plane's
+    // region comes from AWS_REGION or the profile.
+    region: Flags.string({
+      description: "The tenant's region, where its silo resources live (default: the control plane's region)",
+    }),
+    'plan-price': Flags.integer({
+      description: 'Monthly plan price in USD, when it differs from the tier price',
+    }),
+  };
+  static override localServices = ['dynamodb', 'cognito'] as const;
+  static override mutating = true;
+
+  async run(): Promise<OnboardResult> {
+    const { args, flags } = await this.parse(TenantOnboard);
+    const controlPlane = { ...flags, region: undefined };
+    const target = this.target(controlPlane);
+    const request = validateOnboardRequest({
+      tenantId: args.tenantId,
+      tier: flags.tier,
+      name: flags.name,
+      adminEmail: flags['admin-email'],
+      region: flags.region ?? target.region,
+      planPrice: flags['plan-price'],
+    });
+    const platform = await this.platform(controlPlane);
+    const result = await onboardTenant(onboardDependencies(platform), request, this.reporter);
+    this.log(
+      result.changed
+        ? `Onboarded ${result.tenant.tenantId}.`
+        : `${result.tenant.tenantId} is already onboarded.`,
+    );
+    this.log(tenantFields(result.tenant));
+    return result;
+  }
+}

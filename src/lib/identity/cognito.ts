@@ -1,0 +1,118 @@
+import {
+  AdminAddUserToGroupCommand,
+  AdminCreateUserCommand,
+  AdminGetUserCommand,
+  CreateGroupCommand,
+  GetGroupCommand,
+  type AttributeType,
+  type CognitoIdentityProviderClient,
+} from '@aws-sdk/client-cognito-identity-provider';
+
+import { conflict, isAwsError } from '../cli/errors.js';
+
+export const TENANT_ID_ATTRIBUTE = 'custom:tenantId';
+export const TIER_ATTRIBUTE = 'custom:tier';
+
+export function tenantGroupName(tenantId: string): string {
+  return `tenant-${tenantId}`;
+}
+
+/** Creates the tenant's group unless it exists. Returns whether it was created. */
+export async function ensureTenantGroup(
+  cognito: CognitoIdentityProviderClient,
+  userPoolId: string,
+  tenantId: string,
+): Promise<boolean> {
+  const GroupName = tenantGroupName(tenantId);
+  try {
+    await cognito.send(new GetGroupCommand({ UserPoolId: userPoolId, GroupName }));
+    return false;
+  } catch (err) {
+    if (!isAwsError(err, 'ResourceNotFoundException')) throw err;
+  }
+  try {
+    await cognito.send(
+      new CreateGroupCommand({
+        UserPoolId: userPoolId,
+        GroupName,
+        Description: `Users of tenant ${tenantId}`,
+      }),
+    );
+    return true;
+  } catch (err) {
+    // Another onboarding of the same tenant created it between our look and our create.
+    if (isAwsError(err, 'GroupExistsException')) return false;
+    throw err;
+  }
+}
+
+export interface AdminUserRequest {
+  readonly userPoolId: string;
+  readonly tenantId: string;
+  readonly tier: string;
+  readonly email: string;
+  /** Suppress Cognito's invitation message (the local stack has no mail). */
+  readonly suppressInvitation: boolean;
+}
+
+/**
+ * Creates the tenant's admin user with its tenant claims set server-side (app clients cannot
+ * write custom:tenantId or custom:tier), and puts it in the tenant's group. A user with that
+ * address who belongs to another tenant is a conflict.
+ */
+export async function ensureAdminUser(
+  cognito: CognitoIdentityProviderClient,
+  request: AdminUserRequest,
+): Promise<{ created: boolean; username: string }> {
+  const { userPoolId: UserPoolId, email: Username } = request;
+  let created = false;
+  let attributes = await getUserAttributes(cognito, UserPoolId, Username);
+  if (!attributes) {
+    try {
+      await cognito.send(
+        new AdminCreateUserCommand({
+          UserPoolId,
+          Username,
+          UserAttributes: [
+            { Name: 'email', Value: request.email },
+            { Name: 'email_verified', Value: 'true' },
+            { Name: TENANT_ID_ATTRIBUTE, Value: request.tenantId },
+            { Name: TIER_ATTRIBUTE, Value: request.tier },
+          ],
+          DesiredDeliveryMediums: ['EMAIL'],
+          ...(request.suppressInvitation ? { MessageAction: 'SUPPRESS' as const } : {}),
+        }),
+      );
+      created = true;
+    } catch (err) {
+      if (!isAwsError(err, 'UsernameExistsException')) throw err;
+      attributes = await getUserAttributes(cognito, UserPoolId, Username);
+    }
+  }
+  const owner = attributes?.find((a) => a.Name === TENANT_ID_ATTRIBUTE)?.Value;
+  if (attributes && owner !== request.tenantId) {
+    throw conflict(
+      'ADMIN_EMAIL_TAKEN',
+      `The user ${request.email} already belongs to tenant "${owner ?? '(none)'}"; a user belongs to one tenant.`,
+      ['Choose another --admin-email for this tenant.'],
+    );
+  }
+  await cognito.send(
+    new AdminAddUserToGroupCommand({ UserPoolId, Username, GroupName: tenantGroupName(request.tenantId) }),
+  );
+  return { created, username: Username };
+}
+
+async function getUserAttributes(
+  cognito: CognitoIdentityProviderClient,
+  UserPoolId: string,
+  Username: string,
+): Promise<AttributeType[] | undefined> {
+  try {
+    const user = await cognito.send(new AdminGetUserCommand({ UserPoolId, Username }));
+    return user.UserAttributes ?? [];
+  } catch (err) {
+    if (isAwsError(err, 'UserNotFoundException')) return undefined;
+    throw err;
+  }
+}

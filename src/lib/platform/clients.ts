@@ -1,0 +1,202 @@
+import { createRequire } from 'node:module';
+
+import type { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { MarketplaceMeteringClient } from '@aws-sdk/client-marketplace-metering';
+import type { OrganizationsClient } from '@aws-sdk/client-organizations';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { STSClient } from '@aws-sdk/client-sts';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+/**
+ * The one place AWS clients are built. Each service's SDK package is loaded on first use
+ * (createRequire: measurably cheaper than ESM import() for the SDK's CommonJS builds), so a
+ * command pays only for the clients it touches.
+ */
+export const SERVICES = [
+  'dynamodb',
+  's3',
+  'cognito',
+  'kinesis',
+  'kms',
+  'sts',
+  'ssm',
+  'sfn',
+  'organizations',
+  'marketplace',
+] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+export interface StaticCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+export interface ClientFactoryOptions {
+  readonly region: string;
+  /** A named profile from the shared AWS config (aws target). */
+  readonly profile?: string;
+  /** Per-service endpoints: the local stack's loopback servers. */
+  readonly endpoints?: Partial<Record<ServiceName, string>>;
+  readonly credentials?: StaticCredentials;
+  /** Total attempts per call, including the first (standard retry mode, capped backoff). */
+  readonly maxAttempts?: number;
+  readonly userAgent?: string;
+}
+
+export const DEFAULT_MAX_ATTEMPTS = 4;
+
+const requireCjs = createRequire(import.meta.url);
+
+// The lockfile pins SDK releases that support Node 20; their notice about later releases is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+interface BaseClientConfig {
+  region: string;
+  profile?: string;
+  endpoint?: string;
+  credentials?: StaticCredentials;
+  maxAttempts: number;
+  retryMode: 'standard';
+  customUserAgent?: string;
+}
+
+export class AwsClientFactory {
+  private readonly cache = new Map<string, { destroy(): void }>();
+
+  constructor(readonly options: ClientFactoryOptions) {}
+
+  /** The configuration every client shares: exposed for the unit tests of this factory. */
+  baseConfig(service: ServiceName): BaseClientConfig {
+    const endpoint = this.options.endpoints?.[service];
+    return {
+      region: this.options.region,
+      ...(this.options.profile ? { profile: this.options.profile } : {}),
+      ...(endpoint ? { endpoint } : {}),
+      ...(this.options.credentials ? { credentials: this.options.credentials } : {}),
+      maxAttempts: this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      retryMode: 'standard',
+      ...(this.options.userAgent ? { customUserAgent: this.options.userAgent } : {}),
+    };
+  }
+
+  isLocal(service: ServiceName): boolean {
+    return Boolean(this.options.endpoints?.[service]);
+  }
+
+  dynamodb(): DynamoDBClient {
+    return this.cached('dynamodb', () => {
+      const sdk = requireCjs('@aws-sdk/client-dynamodb') as typeof import('@aws-sdk/client-dynamodb');
+      return new sdk.DynamoDBClient(this.baseConfig('dynamodb'));
+    });
+  }
+
+  /** DynamoDB with native JavaScript values; undefined attributes are dropped. */
+  documents(): DynamoDBDocumentClient {
+    return this.cached('documents', () => {
+      const lib = requireCjs('@aws-sdk/lib-dynamodb') as typeof import('@aws-sdk/lib-dynamodb');
+      return lib.DynamoDBDocumentClient.from(this.dynamodb(), {
+        marshallOptions: { removeUndefinedValues: true },
+      });
+    });
+  }
+
+  s3(): S3Client {
+    return this.cached('s3', () => {
+      const sdk = requireCjs('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3');
+      const local = this.isLocal('s3');
+      return new sdk.S3Client({
+        ...this.baseConfig('s3'),
+        // s3rver corrupts streamed bodies under the default checksum mode and wants path style.
+        ...(local ? { forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' as const } : {}),
+      });
+    });
+  }
+
+  cognito(): CognitoIdentityProviderClient {
+    return this.cached('cognito', () => {
+      const sdk = requireCjs(
+        '@aws-sdk/client-cognito-identity-provider',
+      ) as typeof import('@aws-sdk/client-cognito-identity-provider');
+      return new sdk.CognitoIdentityProviderClient(this.baseConfig('cognito'));
+    });
+  }
+
+  kinesis(): KinesisClient {
+    return this.cached('kinesis', () => {
+      const sdk = requireCjs('@aws-sdk/client-kinesis') as typeof import('@aws-sdk/client-kinesis');
+      if (!this.isLocal('kinesis')) return new sdk.KinesisClient(this.baseConfig('kinesis'));
+      // kinesalite speaks HTTP/1.1 only; the SDK's default HTTP/2 handler fails with "Protocol error".
+      const http = requireCjs('@smithy/node-http-handler') as typeof import('@smithy/node-http-handler');
+      return new sdk.KinesisClient({
+        ...this.baseConfig('kinesis'),
+        requestHandler: new http.NodeHttpHandler(),
+      });
+    });
+  }
+
+  kms(): KMSClient {
+    return this.cached('kms', () => {
+      const sdk = requireCjs('@aws-sdk/client-kms') as typeof import('@aws-sdk/client-kms');
+      return new sdk.KMSClient(this.baseConfig('kms'));
+    });
+  }
+
+  sts(): STSClient {
+    return this.cached('sts', () => {
+      const sdk = requireCjs('@aws-sdk/client-sts') as typeof import('@aws-sdk/client-sts');
+      return new sdk.STSClient(this.baseConfig('sts'));
+    });
+  }
+
+  ssm(): SSMClient {
+    return this.cached('ssm', () => {
+      const sdk = requireCjs('@aws-sdk/client-ssm') as typeof import('@aws-sdk/client-ssm');
+      return new sdk.SSMClient(this.baseConfig('ssm'));
+    });
+  }
+
+  sfn(): SFNClient {
+    return this.cached('sfn', () => {
+      const sdk = requireCjs('@aws-sdk/client-sfn') as typeof import('@aws-sdk/client-sfn');
+      return new sdk.SFNClient(this.baseConfig('sfn'));
+    });
+  }
+
+  organizations(): OrganizationsClient {
+    return this.cached('organizations', () => {
+      const sdk = requireCjs(
+        '@aws-sdk/client-organizations',
+      ) as typeof import('@aws-sdk/client-organizations');
+      return new sdk.OrganizationsClient(this.baseConfig('organizations'));
+    });
+  }
+
+  marketplace(): MarketplaceMeteringClient {
+    return this.cached('marketplace', () => {
+      const sdk = requireCjs(
+        '@aws-sdk/client-marketplace-metering',
+      ) as typeof import('@aws-sdk/client-marketplace-metering');
+      return new sdk.MarketplaceMeteringClient(this.baseConfig('marketplace'));
+    });
+  }
+
+  /** Releases every client's sockets. */
+  destroy(): void {
+    for (const client of this.cache.values()) client.destroy();
+    this.cache.clear();
+  }
+
+  private cached<T extends { destroy(): void }>(key: string, build: () => T): T {
+    let client = this.cache.get(key) as T | undefined;
+    if (!client) {
+      client = build();
+      this.cache.set(key, client);
+    }
+    return client;
+  }
+}

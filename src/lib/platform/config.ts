@@ -1,0 +1,106 @@
+import { SaasctlError } from '../cli/errors.js';
+
+/**
+ * Every resource name the CLI needs. The CDK app writes it to the SSM parameter
+ * `/saasctl/<stage>/platform` (JSON); the local stack builds it from its own resources.
+ * This one type is shared by both sides.
+ */
+export interface PlatformConfig {
+  readonly schemaVersion: 1;
+  readonly stage: string;
+  readonly region: string;
+  readonly tables: {
+    /** Tenant records, audit trail, tier catalog. */
+    readonly controlPlane: string;
+    /** Pooled application data: partition key TENANT#<id> or TENANT#<id>#<shard>. */
+    readonly pooled: string;
+    /** Usage counters per tenant, metric and hour. */
+    readonly usage: string;
+    /** Marketplace metering ledger. */
+    readonly ledger: string;
+  };
+  readonly rawLakeBucket: string;
+  readonly usageStream: string;
+  readonly userPool: {
+    readonly id: string;
+    readonly clientId: string;
+  };
+  readonly stateMachines?: {
+    readonly onboarding?: string;
+    readonly offboarding?: string;
+  };
+}
+
+export function platformParameterName(stage: string): string {
+  return `/saasctl/${stage}/platform`;
+}
+
+/** Local resource names are fixed per stage; only the user pool ids come from cognito-local. */
+export function localPlatformConfig(
+  stage: string,
+  region: string,
+  userPool: PlatformConfig['userPool'],
+): PlatformConfig {
+  return {
+    schemaVersion: 1,
+    stage,
+    region,
+    tables: {
+      controlPlane: `saasctl-${stage}-control-plane`,
+      pooled: `saasctl-${stage}-pooled`,
+      usage: `saasctl-${stage}-usage`,
+      ledger: `saasctl-${stage}-marketplace-ledger`,
+    },
+    rawLakeBucket: `saasctl-${stage}-raw-lake`,
+    usageStream: `saasctl-${stage}-usage`,
+    userPool,
+  };
+}
+
+/** Checks a platform parameter's JSON before anything uses it, naming what is missing. */
+export function parsePlatformConfig(json: string, source: string): PlatformConfig {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (err) {
+    throw invalid(source, 'it is not valid JSON', err);
+  }
+  const required = [
+    'stage',
+    'region',
+    'tables.controlPlane',
+    'tables.pooled',
+    'tables.usage',
+    'tables.ledger',
+    'rawLakeBucket',
+    'usageStream',
+    'userPool.id',
+    'userPool.clientId',
+  ];
+  const missing = required.filter((p) => typeof pick(value, p) !== 'string' || pick(value, p) === '');
+  if (missing.length > 0) throw invalid(source, `it lacks ${missing.join(', ')}`);
+  if (pick(value, 'schemaVersion') !== 1) throw invalid(source, 'its schemaVersion is not 1');
+  return value as PlatformConfig;
+}
+
+function pick(value: unknown, dotted: string): unknown {
+  let current = value;
+  for (const key of dotted.split('.')) {
+    if (!current || typeof current !== 'object') return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}
+
+function invalid(source: string, why: string, cause?: unknown): SaasctlError {
+  return new SaasctlError(
+    'PLATFORM_CONFIG_INVALID',
+    `The platform configuration ${source} is unusable: ${why}.`,
+    {
+      cause,
+      actions: [
+        'Redeploy the infra app for this stage (npm run deploy in infra/), which rewrites the parameter.',
+      ],
+    },
+  );
+}

@@ -1,0 +1,103 @@
+import { userInfo } from 'node:os';
+
+import type { LocalService } from '../local/services.js';
+import { AwsClientFactory, DEFAULT_MAX_ATTEMPTS } from './clients.js';
+import { parsePlatformConfig, platformParameterName, type PlatformConfig } from './config.js';
+import type { Target } from './target.js';
+import { SaasctlError } from '../cli/errors.js';
+
+/** What a command works against: the target, its resource names and its AWS clients. */
+export interface Platform {
+  readonly target: Target;
+  readonly config: PlatformConfig;
+  readonly clients: AwsClientFactory;
+  /** Who is acting, for audit records: the AWS identity on aws, the OS user on local. */
+  actor(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** The local services the command needs; the local stack starts only those. */
+  readonly services: readonly LocalService[];
+  readonly userAgent?: string;
+}
+
+export async function openPlatform(target: Target, options: OpenOptions): Promise<Platform> {
+  return target.name === 'local' ? openLocal(target, options) : openAws(target, options);
+}
+
+async function openLocal(target: Target, options: OpenOptions): Promise<Platform> {
+  const { connect, localClients } = await import('../local/stack.js');
+  const session = await connect({
+    home: target.home as string,
+    stage: target.stage,
+    region: target.region,
+    services: options.services,
+  });
+  const clients = localClients(session.info.endpoints, target.region);
+  return {
+    target,
+    config: session.info.platform,
+    clients,
+    actor: async () => `local:${osUser()}`,
+    close: async () => {
+      clients.destroy();
+      await session.release();
+    },
+  };
+}
+
+async function openAws(target: Target, options: OpenOptions): Promise<Platform> {
+  const clients = new AwsClientFactory({
+    region: target.region,
+    profile: target.profile,
+    maxAttempts: Number(process.env.SAASCTL_MAX_ATTEMPTS ?? DEFAULT_MAX_ATTEMPTS),
+    userAgent: options.userAgent,
+  });
+  const config = await loadAwsConfig(clients, target.stage);
+  let identity: Promise<string> | undefined;
+  return {
+    target,
+    config,
+    clients,
+    actor: () => (identity ??= callerArn(clients)),
+    close: async () => clients.destroy(),
+  };
+}
+
+/** Reads `/saasctl/<stage>/platform`, the parameter the CDK app writes. */
+export async function loadAwsConfig(clients: AwsClientFactory, stage: string): Promise<PlatformConfig> {
+  const { GetParameterCommand } = await import('@aws-sdk/client-ssm');
+  const name = platformParameterName(stage);
+  try {
+    const { Parameter } = await clients.ssm().send(new GetParameterCommand({ Name: name }));
+    return parsePlatformConfig(Parameter?.Value ?? '', `in SSM parameter ${name}`);
+  } catch (err) {
+    if ((err as Error).name === 'ParameterNotFound') {
+      throw new SaasctlError(
+        'PLATFORM_NOT_DEPLOYED',
+        `No SSM parameter ${name}: stage "${stage}" is not deployed here.`,
+        {
+          exitCode: 3,
+          cause: err,
+          actions: ['Check --stage, --region and --profile, or deploy the infra app for this stage.'],
+        },
+      );
+    }
+    throw err;
+  }
+}
+
+async function callerArn(clients: AwsClientFactory): Promise<string> {
+  const { GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
+  const { Arn } = await clients.sts().send(new GetCallerIdentityCommand({}));
+  return Arn ?? `unknown:${osUser()}`;
+}
+
+function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
+}

@@ -1,0 +1,361 @@
+import {
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+
+import { conflict, isAwsError, notFound, SaasctlError } from '../cli/errors.js';
+import { CONTROL_PLANE_INDEX, keys } from './keys.js';
+import type { AuditRecord, IsolationModel, Tenant, TenantStatus } from './model.js';
+
+export interface NewTenant {
+  readonly tenantId: string;
+  readonly name: string;
+  readonly tier: string;
+  readonly isolation: IsolationModel;
+  readonly region: string;
+  readonly adminEmail: string;
+  readonly planPrice?: number;
+}
+
+export interface TenantFilter {
+  readonly tier?: string;
+  readonly status?: TenantStatus;
+}
+
+export interface ChangeRequest {
+  readonly actor: string;
+  readonly reason?: string;
+}
+
+/** Which status may follow which (DESIGN.md lifecycle). */
+export const ALLOWED_TRANSITIONS: Readonly<Record<TenantStatus, readonly TenantStatus[]>> = {
+  PROVISIONING: ['ACTIVE', 'OFFBOARDING'],
+  ACTIVE: ['SUSPENDED', 'MIGRATING', 'OFFBOARDING'],
+  SUSPENDED: ['ACTIVE', 'OFFBOARDING'],
+  MIGRATING: ['ACTIVE'],
+  OFFBOARDING: ['DELETED'],
+  DELETED: [],
+};
+
+export interface TransitionResult {
+  readonly tenant: Tenant;
+  /** False when the tenant already had the target status: nothing was written. */
+  readonly changed: boolean;
+}
+
+const MAX_CONFLICT_RETRIES = 5;
+
+/**
+ * The tenant catalog in the control-plane table. Every change is one conditional write on
+ * `version` (no transactions: dynalite lacks them and single-item writes scale better), and
+ * leaves an audit item. The change being made rides on the tenant item itself (`lastChange`),
+ * so an audit item lost to a crash between the two writes is rewritten by the next change.
+ */
+export class TenantCatalog {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async get(tenantId: string): Promise<Tenant | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: keys.tenant(tenantId), ConsistentRead: true }),
+    );
+    return Item ? toTenant(Item) : undefined;
+  }
+
+  async require(tenantId: string): Promise<Tenant> {
+    const tenant = await this.get(tenantId);
+    if (!tenant) {
+      throw notFound('TENANT_NOT_FOUND', `No tenant "${tenantId}" in the catalog.`, [
+        'List tenants with `saasctl tenant list`.',
+      ]);
+    }
+    return tenant;
+  }
+
+  /**
+   * Creates the tenant in PROVISIONING. Returns the existing record (created: false) when one
+   * is already there: the caller decides whether it matches the request.
+   */
+  async create(input: NewTenant, change: ChangeRequest): Promise<{ tenant: Tenant; created: boolean }> {
+    const at = this.now().toISOString();
+    const tenant: Tenant = {
+      tenantId: input.tenantId,
+      name: input.name,
+      tier: input.tier,
+      isolation: input.isolation,
+      status: 'PROVISIONING',
+      region: input.region,
+      adminEmail: input.adminEmail,
+      ...(input.planPrice === undefined ? {} : { planPrice: input.planPrice }),
+      version: 1,
+      createdAt: at,
+      updatedAt: at,
+    };
+    const audit: AuditRecord = {
+      tenantId: input.tenantId,
+      at,
+      action: 'create',
+      actor: change.actor,
+      ...(change.reason ? { reason: change.reason } : {}),
+      version: 1,
+      toStatus: 'PROVISIONING',
+    };
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            ...keys.tenant(input.tenantId),
+            ...keys.tenantListing(input.tenantId),
+            entity: 'tenant',
+            ...tenant,
+            lastChange: audit,
+          },
+          ConditionExpression: 'attribute_not_exists(PK)',
+        }),
+      );
+    } catch (err) {
+      if (!isAwsError(err, 'ConditionalCheckFailedException')) throw err;
+      return { tenant: await this.require(input.tenantId), created: false };
+    }
+    await this.writeAudit(audit);
+    return { tenant, created: true };
+  }
+
+  async list(filter: TenantFilter = {}): Promise<Tenant[]> {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':tenant': 'TENANT' };
+    const conditions: string[] = [];
+    if (filter.tier) {
+      names['#tier'] = 'tier';
+      values[':tier'] = filter.tier;
+      conditions.push('#tier = :tier');
+    }
+    if (filter.status) {
+      names['#status'] = 'status';
+      values[':status'] = filter.status;
+      conditions.push('#status = :status');
+    }
+    const tenants: Tenant[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: CONTROL_PLANE_INDEX,
+          KeyConditionExpression: 'gsi1pk = :tenant',
+          ...(conditions.length > 0
+            ? { FilterExpression: conditions.join(' AND '), ExpressionAttributeNames: names }
+            : {}),
+          ExpressionAttributeValues: values,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) tenants.push(toTenant(item));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return tenants;
+  }
+
+  /** The most recent audit records first. */
+  async audit(tenantId: string, limit = 20): Promise<AuditRecord[]> {
+    const { Items } = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :audit)',
+        ExpressionAttributeValues: { ':pk': keys.tenantPartition(tenantId), ':audit': keys.auditPrefix },
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    return (Items ?? []).map(toAudit);
+  }
+
+  /**
+   * Moves a tenant to `to`. Already there: success, nothing written. Not allowed from the
+   * current status: a conflict (exit 4). A concurrent change: re-read and decide again.
+   */
+  async transition(
+    tenantId: string,
+    to: TenantStatus,
+    change: ChangeRequest & {
+      readonly action: string;
+      /** Narrows the statuses this change may start from (default: any that may become `to`). */
+      readonly from?: readonly TenantStatus[];
+    },
+  ): Promise<TransitionResult> {
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.require(tenantId);
+      if (current.status === to) return { tenant: current, changed: false };
+      if (
+        !ALLOWED_TRANSITIONS[current.status].includes(to) ||
+        (change.from && !change.from.includes(current.status))
+      ) {
+        throw conflict(
+          'INVALID_TRANSITION',
+          `Tenant "${tenantId}" is ${current.status}: ${change.action} needs it to be ${(
+            change.from ?? statusesLeadingTo(to)
+          ).join(' or ')}.`,
+        );
+      }
+      const updated = await this.write(current, { status: to, statusReason: change.reason }, change, {
+        action: change.action,
+        fromStatus: current.status,
+        toStatus: to,
+      });
+      if (updated) return { tenant: updated, changed: true };
+      if (attempt >= MAX_CONFLICT_RETRIES) throw concurrentChange(tenantId);
+    }
+  }
+
+  /** Changes descriptive fields (name, plan price); unchanged values are not written. */
+  async update(
+    tenantId: string,
+    fields: { readonly name?: string; readonly planPrice?: number },
+    change: ChangeRequest,
+  ): Promise<TransitionResult> {
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.require(tenantId);
+      if (current.status === 'DELETED') {
+        throw conflict('TENANT_DELETED', `Tenant "${tenantId}" is DELETED; it cannot be changed.`);
+      }
+      const changes: NonNullable<AuditRecord['changes']> = {};
+      const set: Record<string, string | number> = {};
+      if (fields.name !== undefined && fields.name !== current.name) {
+        changes.name = { from: current.name, to: fields.name };
+        set.name = fields.name;
+      }
+      if (fields.planPrice !== undefined && fields.planPrice !== current.planPrice) {
+        changes.planPrice = { from: current.planPrice, to: fields.planPrice };
+        set.planPrice = fields.planPrice;
+      }
+      if (Object.keys(set).length === 0) return { tenant: current, changed: false };
+      const updated = await this.write(current, set, change, { action: 'update', changes });
+      if (updated) return { tenant: updated, changed: true };
+      if (attempt >= MAX_CONFLICT_RETRIES) throw concurrentChange(tenantId);
+    }
+  }
+
+  /**
+   * One conditional write on `version`, then the audit item. Returns undefined when another
+   * writer got there first (the caller re-reads and decides again).
+   */
+  private async write(
+    current: Tenant,
+    set: Record<string, string | number | undefined>,
+    change: ChangeRequest,
+    audit: Pick<AuditRecord, 'action' | 'fromStatus' | 'toStatus' | 'changes'>,
+  ): Promise<Tenant | undefined> {
+    const at = this.now().toISOString();
+    const version = current.version + 1;
+    const record: AuditRecord = {
+      tenantId: current.tenantId,
+      at,
+      actor: change.actor,
+      ...(change.reason ? { reason: change.reason } : {}),
+      version,
+      ...audit,
+    };
+    const assignments = Object.entries({ ...set, updatedAt: at, version, lastChange: record }).filter(
+      ([, v]) => v !== undefined,
+    );
+    const names: Record<string, string> = { '#expected': 'version' };
+    const values: Record<string, unknown> = { ':expected': current.version };
+    const parts = assignments.map(([field, value], i) => {
+      names[`#f${i}`] = field;
+      values[`:v${i}`] = value;
+      return `#f${i} = :v${i}`;
+    });
+    let previous: AuditRecord | undefined;
+    try {
+      const { Attributes } = await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.tenant(current.tenantId),
+          UpdateExpression: `SET ${parts.join(', ')}`,
+          ConditionExpression: '#expected = :expected',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      previous = Attributes?.lastChange as AuditRecord | undefined;
+    } catch (err) {
+      if (isAwsError(err, 'ConditionalCheckFailedException')) return undefined;
+      throw err;
+    }
+    // Rewrite the previous change's audit item (idempotent: same key, same content) in case a
+    // crash lost it, then this one's.
+    if (previous) await this.writeAudit(previous);
+    await this.writeAudit(record);
+    const next = { ...current, ...(set as Partial<Tenant>), updatedAt: at, version };
+    return Object.fromEntries(Object.entries(next).filter(([, v]) => v !== undefined)) as unknown as Tenant;
+  }
+
+  private async writeAudit(record: AuditRecord): Promise<void> {
+    await this.db.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { ...keys.audit(record.tenantId, record.at, record.version), entity: 'audit', ...record },
+      }),
+    );
+  }
+}
+
+function statusesLeadingTo(to: TenantStatus): TenantStatus[] {
+  return (Object.keys(ALLOWED_TRANSITIONS) as TenantStatus[]).filter((from) =>
+    ALLOWED_TRANSITIONS[from].includes(to),
+  );
+}
+
+function concurrentChange(tenantId: string): SaasctlError {
+  return conflict('CONCURRENT_CHANGE', `Tenant "${tenantId}" kept changing under this command; try again.`);
+}
+
+const TENANT_FIELDS = [
+  'tenantId',
+  'name',
+  'tier',
+  'isolation',
+  'status',
+  'region',
+  'adminEmail',
+  'version',
+  'createdAt',
+  'updatedAt',
+  'planPrice',
+  'dataTable',
+  'keyArn',
+  'accountId',
+  'statusReason',
+] as const;
+
+function toTenant(item: Record<string, unknown>): Tenant {
+  const tenant: Record<string, unknown> = {};
+  for (const field of TENANT_FIELDS) if (item[field] !== undefined) tenant[field] = item[field];
+  return tenant as unknown as Tenant;
+}
+
+const AUDIT_FIELDS = [
+  'tenantId',
+  'at',
+  'action',
+  'actor',
+  'reason',
+  'version',
+  'fromStatus',
+  'toStatus',
+  'changes',
+] as const;
+
+function toAudit(item: Record<string, unknown>): AuditRecord {
+  const record: Record<string, unknown> = {};
+  for (const field of AUDIT_FIELDS) if (item[field] !== undefined) record[field] = item[field];
+  return record as unknown as AuditRecord;
+}

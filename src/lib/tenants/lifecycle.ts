@@ -1,0 +1,76 @@
+import type { Platform } from '../platform/platform.js';
+import type { TransitionResult } from './catalog.js';
+import { catalogs } from './context.js';
+import { assertDisplayName, assertPlanPrice, assertReason, assertTenantId } from './model.js';
+
+/** Opens the platform on demand, so input is refused before anything starts or is written. */
+export type PlatformSource = () => Promise<Platform>;
+
+/** Suspends an ACTIVE tenant: its users get no tokens and its API calls are refused. */
+export async function suspendTenant(
+  open: PlatformSource,
+  tenantId: string,
+  reason: string,
+): Promise<TransitionResult> {
+  const id = assertTenantId(tenantId);
+  const why = assertReason(reason);
+  const platform = await open();
+  return catalogs(platform).catalog.transition(id, 'SUSPENDED', {
+    action: 'suspend',
+    from: ['ACTIVE'],
+    actor: await platform.actor(),
+    reason: why,
+  });
+}
+
+/** Returns a SUSPENDED tenant to ACTIVE. */
+export async function resumeTenant(
+  open: PlatformSource,
+  tenantId: string,
+  reason: string,
+): Promise<TransitionResult> {
+  const id = assertTenantId(tenantId);
+  const why = assertReason(reason);
+  const platform = await open();
+  return catalogs(platform).catalog.transition(id, 'ACTIVE', {
+    action: 'resume',
+    from: ['SUSPENDED'],
+    actor: await platform.actor(),
+    reason: why,
+  });
+}
+
+export interface TenantUpdate {
+  readonly name?: string;
+  readonly planPrice?: number;
+  readonly reason?: string;
+}
+
+/** Validates every field first, then one conditional write (nothing when nothing changes). */
+export function validateUpdate(
+  tenantId: string,
+  update: TenantUpdate,
+): { tenantId: string; update: TenantUpdate } {
+  return {
+    tenantId: assertTenantId(tenantId),
+    update: {
+      ...(update.name === undefined ? {} : { name: assertDisplayName(update.name) }),
+      ...(update.planPrice === undefined ? {} : { planPrice: assertPlanPrice(update.planPrice) }),
+      ...(update.reason === undefined ? {} : { reason: assertReason(update.reason) }),
+    },
+  };
+}
+
+export async function updateTenant(
+  open: PlatformSource,
+  tenantId: string,
+  update: TenantUpdate,
+): Promise<TransitionResult> {
+  const valid = validateUpdate(tenantId, update);
+  const platform = await open();
+  return catalogs(platform).catalog.update(
+    valid.tenantId,
+    { name: valid.update.name, planPrice: valid.update.planPrice },
+    { actor: await platform.actor(), reason: valid.update.reason },
+  );
+}
