@@ -44,6 +44,7 @@ export abstract class SaasctlCommand extends Command {
   protected reporter: Reporter & { readonly warnings: string[] } = new CollectingReporter();
   private platformHandle?: Platform;
   private interrupted = false;
+  private readonly onSigint = (): void => void this.interrupt();
 
   override async init(): Promise<void> {
     await super.init();
@@ -53,7 +54,7 @@ export abstract class SaasctlCommand extends Command {
           write: (text) => process.stderr.write(text),
           isTTY: Boolean(process.stderr.isTTY),
         });
-    if (!this.handlesInterrupt) process.once('SIGINT', () => void this.interrupt());
+    if (!this.handlesInterrupt) process.once('SIGINT', this.onSigint);
   }
 
   /** Opens the target's platform once per command; `finally` closes it. */
@@ -131,6 +132,7 @@ export abstract class SaasctlCommand extends Command {
   }
 
   override async finally(err: Error | undefined): Promise<unknown> {
+    process.removeListener('SIGINT', this.onSigint);
     const handle = this.platformHandle;
     this.platformHandle = undefined;
     if (handle) await handle.close();

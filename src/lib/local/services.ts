@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The third-party emulators the local stack runs (the project's own come under emulators/). */
 export const LOCAL_SERVICES = ['dynamodb', 's3', 'kinesis', 'cognito'] as const;
@@ -73,7 +73,7 @@ async function startCognito(directory: string): Promise<RunningService> {
   const child = fork(entry, [], {
     cwd: directory,
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0' },
-    execArgv: fromSource ? ['--import', import.meta.resolve('tsx')] : [],
+    execArgv: fromSource ? ['--import', pathToFileURL(requireCjs.resolve('tsx')).href] : [],
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
   let stderr = '';

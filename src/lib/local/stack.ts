@@ -71,6 +71,7 @@ export class StackOwner {
   private readonly leases = new Set<number>();
   private userPool: PlatformConfig['userPool'] = { id: '', clientId: '' };
   private stopping = false;
+  private publishing: Promise<void> = Promise.resolve();
   private stopped?: Promise<void>;
   private server?: Server;
   private controlUrl = '';
@@ -180,11 +181,16 @@ export class StackOwner {
     return pending;
   }
 
-  private async publish(): Promise<void> {
+  /** Writes stack.json atomically; writes are queued so a later state never loses to an earlier one. */
+  private publish(): Promise<void> {
     const file = stackFiles(this.options.home).info;
-    const temporary = `${file}.${process.pid}.tmp`;
-    await writeFile(temporary, JSON.stringify(this.info(), null, 2));
-    await rename(temporary, file);
+    const write = async (): Promise<void> => {
+      const temporary = `${file}.${process.pid}.${randomUUID()}.tmp`;
+      await writeFile(temporary, JSON.stringify(this.info(), null, 2));
+      await rename(temporary, file);
+    };
+    this.publishing = this.publishing.then(write, write);
+    return this.publishing;
   }
 
   private async listen(): Promise<void> {
