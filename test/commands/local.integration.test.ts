@@ -1,0 +1,123 @@
+import { existsSync } from 'node:fs';
+
+import { expect } from 'chai';
+
+import type { StackStatus } from '../../src/lib/local/admin.js';
+import type { Tenant } from '../../src/lib/tenants/model.js';
+import { spawnCli, tempHome } from '../helpers/cli.js';
+
+interface ErrorEnvelope {
+  error: { code: string; exitCode: number };
+}
+
+describe('local stack commands', function () {
+  this.timeout(120_000);
+  const { home, dispose } = tempHome();
+
+  after(async () => {
+    await spawnCli(['local', 'stop'], home);
+    dispose();
+  });
+
+  it('reports a stopped stack before anything ran', async () => {
+    const result = await spawnCli(['local', 'status', '--json'], home);
+    expect(result.exitCode).to.equal(0);
+    expect((result.json as StackStatus).running).to.equal(false);
+  });
+
+  it('starts in the background with every service, and says so in status', async () => {
+    const started = await spawnCli(['local', 'start', '--detach', '--json'], home);
+    expect(started.exitCode, started.stderr).to.equal(0);
+    const status = (await spawnCli(['local', 'status', '--json'], home)).json as StackStatus;
+    expect(status.running).to.equal(true);
+    expect(status.stack?.mode).to.equal('daemon');
+    expect(Object.keys(status.stack?.endpoints ?? {}).sort()).to.deep.equal([
+      'cognito',
+      'dynamodb',
+      'kinesis',
+      's3',
+    ]);
+    expect(status.stack?.platform.userPool.id).to.match(/^local_/);
+  });
+
+  it('refuses a second long-running stack on the same home with exit 4', async () => {
+    const result = await spawnCli(['local', 'start', '--json'], home);
+    expect(result.exitCode).to.equal(4);
+    expect((result.json as ErrorEnvelope).error.code).to.equal('LOCAL_STACK_RUNNING');
+  });
+
+  it('serves one-shot commands from the running stack, leaving it up', async () => {
+    const onboarded = await spawnCli(
+      [
+        'tenant',
+        'onboard',
+        'acme',
+        '--tier',
+        'pro',
+        '--name',
+        'Acme',
+        '--admin-email',
+        'ops@acme.test',
+        '--json',
+      ],
+      home,
+    );
+    expect(onboarded.exitCode, onboarded.stderr).to.equal(0);
+    const status = (await spawnCli(['local', 'status', '--json'], home)).json as StackStatus;
+    expect(status.running).to.equal(true);
+    expect(status.stack?.leases).to.deep.equal([]);
+  });
+
+  it('refuses to reset a running stack with exit 4', async () => {
+    const result = await spawnCli(['local', 'reset', '--yes', '--json'], home);
+    expect(result.exitCode).to.equal(4);
+    expect((result.json as ErrorEnvelope).error.code).to.equal('LOCAL_STACK_RUNNING');
+  });
+
+  it('stops, keeping state for the next command', async () => {
+    const stopped = await spawnCli(['local', 'stop', '--json'], home);
+    expect(stopped.exitCode).to.equal(0);
+    expect((stopped.json as { stopped: boolean }).stopped).to.equal(true);
+    expect(((await spawnCli(['local', 'status', '--json'], home)).json as StackStatus).running).to.equal(
+      false,
+    );
+    const again = await spawnCli(['local', 'stop', '--json'], home);
+    expect((again.json as { stopped: boolean }).stopped, 'stopping a stopped stack is success').to.equal(
+      false,
+    );
+
+    const tenants = (await spawnCli(['tenant', 'list', '--json'], home)).json as Tenant[];
+    expect(tenants.map((t) => t.tenantId)).to.deep.equal(['acme']);
+  });
+
+  it('resets the state with --yes: tenants gone, default tiers seeded again', async () => {
+    const reset = await spawnCli(['local', 'reset', '--yes', '--json'], home);
+    expect(reset.exitCode, reset.stderr).to.equal(0);
+    expect(existsSync(`${home}/dynamodb`)).to.equal(false);
+    expect((await spawnCli(['tenant', 'list', '--json'], home)).json).to.deep.equal([]);
+    const tiers = (await spawnCli(['tier', 'list', '--json'], home)).json as unknown[];
+    expect(tiers).to.have.length(5);
+  });
+
+  it('recovers from a one-shot command that was killed while it owned the stack', async () => {
+    const { spawn } = await import('node:child_process');
+    const { bin } = await import('../helpers/cli.js');
+    const child = spawn(process.execPath, [bin, 'local', 'start'], {
+      env: { ...process.env, SAASCTL_HOME: home },
+      stdio: 'ignore',
+    });
+    // Wait until it owns the home, then kill it without letting it clean up.
+    for (let i = 0; i < 100; i++) {
+      const status = (await spawnCli(['local', 'status', '--json'], home)).json as StackStatus;
+      if (status.running && status.stack?.pid === child.pid && status.stack.endpoints.cognito) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    expect(existsSync(`${home}/stack.lock`), 'the dead owner left its lock').to.equal(true);
+
+    const result = await spawnCli(['tenant', 'list', '--json'], home);
+    expect(result.exitCode, result.stderr).to.equal(0);
+    expect(result.json).to.deep.equal([]);
+  });
+});
