@@ -109,7 +109,7 @@ describe('local stack commands', function () {
     // Wait until it owns the home, then kill it without letting it clean up.
     for (let i = 0; i < 100; i++) {
       const status = (await spawnCli(['local', 'status', '--json'], home)).json as StackStatus;
-      if (status.running && status.stack?.pid === child.pid && status.stack.endpoints.cognito) break;
+      if (status.running && status.stack?.pid === child.pid && status.stack?.endpoints.cognito) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     child.kill('SIGKILL');

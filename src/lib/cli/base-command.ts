@@ -69,6 +69,7 @@ export abstract class SaasctlCommand extends Command {
     this.platformHandle = await openPlatform(target, {
       services: ctor.localServices,
       userAgent: `saasctl/${this.config.version}`,
+      reporter: this.reporter,
     });
     return this.platformHandle;
   }

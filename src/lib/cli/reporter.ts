@@ -30,3 +30,30 @@ export class CollectingReporter implements Reporter {
     return noStep;
   }
 }
+
+export interface StepResult {
+  /** False when the step found everything already in place. */
+  readonly changed: boolean;
+  readonly detail?: string;
+}
+
+/** Runs one step and reports how it ended; an error marks the step failed and propagates. */
+export async function runStep<T>(
+  reporter: Reporter,
+  title: string,
+  work: () => Promise<T>,
+  outcome: (result: T) => StepResult,
+): Promise<T> {
+  const step = reporter.step(title);
+  let result: T;
+  try {
+    result = await work();
+  } catch (err) {
+    step.failed(err instanceof Error && 'code' in err ? String(err.code) : undefined);
+    throw err;
+  }
+  const { changed, detail } = outcome(result);
+  if (changed) step.done(detail);
+  else step.skipped(detail);
+  return result;
+}

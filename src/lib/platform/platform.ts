@@ -5,6 +5,7 @@ import { AwsClientFactory, DEFAULT_MAX_ATTEMPTS } from './clients.js';
 import { parsePlatformConfig, platformParameterName, type PlatformConfig } from './config.js';
 import type { Target } from './target.js';
 import { SaasctlError } from '../cli/errors.js';
+import type { Reporter } from '../cli/reporter.js';
 
 /** What a command works against: the target, its resource names and its AWS clients. */
 export interface Platform {
@@ -20,6 +21,8 @@ export interface OpenOptions {
   /** The local services the command needs; the local stack starts only those. */
   readonly services: readonly LocalService[];
   readonly userAgent?: string;
+  /** Told when the local stack is started or reused. */
+  readonly reporter?: Reporter;
 }
 
 export async function openPlatform(target: Target, options: OpenOptions): Promise<Platform> {
@@ -28,12 +31,15 @@ export async function openPlatform(target: Target, options: OpenOptions): Promis
 
 async function openLocal(target: Target, options: OpenOptions): Promise<Platform> {
   const { connect, localClients } = await import('../local/stack.js');
+  const step = options.reporter?.step('local stack');
   const session = await connect({
     home: target.home as string,
     stage: target.stage,
     region: target.region,
     services: options.services,
   });
+  if (session.owner) step?.done(`started ${options.services.join(', ')} for this command`);
+  else step?.skipped(`running, pid ${session.info.pid}`);
   const clients = localClients(session.info.endpoints, target.region);
   return {
     target,
@@ -51,7 +57,7 @@ async function openAws(target: Target, options: OpenOptions): Promise<Platform> 
   const clients = new AwsClientFactory({
     region: target.region,
     profile: target.profile,
-    maxAttempts: Number(process.env.SAASCTL_MAX_ATTEMPTS ?? DEFAULT_MAX_ATTEMPTS),
+    maxAttempts: maxAttempts(process.env.SAASCTL_MAX_ATTEMPTS),
     userAgent: options.userAgent,
   });
   const config = await loadAwsConfig(clients, target.stage);
@@ -86,6 +92,12 @@ export async function loadAwsConfig(clients: AwsClientFactory, stage: string): P
     }
     throw err;
   }
+}
+
+/** SAASCTL_MAX_ATTEMPTS when it is a whole number from 1 to 10, else the default. */
+export function maxAttempts(value: string | undefined): number {
+  const attempts = Number(value);
+  return Number.isInteger(attempts) && attempts >= 1 && attempts <= 10 ? attempts : DEFAULT_MAX_ATTEMPTS;
 }
 
 async function callerArn(clients: AwsClientFactory): Promise<string> {

@@ -30,7 +30,7 @@ export function defaultHome(env: NodeJS.ProcessEnv = process.env, cwd = process.
 
 /** Flags win over environment variables, which win over defaults. */
 export function resolveTarget(input: TargetInput, env: NodeJS.ProcessEnv = process.env): Target {
-  const requested = input.target ?? env.SAASCTL_TARGET ?? 'local';
+  const requested = input.target ?? (env.SAASCTL_TARGET || 'local');
   if (!isTargetName(requested)) {
     throw usageError(
       'INVALID_TARGET',
@@ -38,14 +38,14 @@ export function resolveTarget(input: TargetInput, env: NodeJS.ProcessEnv = proce
     );
   }
   const name = requested;
-  const stage = input.stage ?? env.SAASCTL_STAGE ?? (name === 'local' ? 'local' : 'dev');
+  const stage = input.stage ?? (env.SAASCTL_STAGE || (name === 'local' ? 'local' : 'dev'));
   if (!STAGE_RULE.test(stage)) {
     throw usageError(
       'INVALID_STAGE',
       `Invalid stage "${stage}": a stage is 1-16 characters, a lowercase letter first, then lowercase letters, digits or hyphens.`,
     );
   }
-  const region = input.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  const region = input.region ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1');
   if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) {
     throw usageError(
       'INVALID_REGION',
@@ -60,7 +60,7 @@ export function resolveTarget(input: TargetInput, env: NodeJS.ProcessEnv = proce
     }
     return { name, stage, region, home: defaultHome(env) };
   }
-  return { name, stage, region, profile: input.profile ?? env.AWS_PROFILE };
+  return { name, stage, region, profile: input.profile ?? (env.AWS_PROFILE || undefined) };
 }
 
 function isTargetName(value: string): value is TargetName {

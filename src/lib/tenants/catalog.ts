@@ -272,13 +272,20 @@ export class TenantCatalog {
       values[`:v${i}`] = value;
       return `#f${i} = :v${i}`;
     });
+    // A field set to undefined is removed (a transition without a reason clears the old one).
+    const removals = Object.keys(set)
+      .filter((field) => set[field] === undefined)
+      .map((field, i) => {
+        names[`#r${i}`] = field;
+        return `#r${i}`;
+      });
     let previous: AuditRecord | undefined;
     try {
       const { Attributes } = await this.db.send(
         new UpdateCommand({
           TableName: this.table,
           Key: keys.tenant(current.tenantId),
-          UpdateExpression: `SET ${parts.join(', ')}`,
+          UpdateExpression: `SET ${parts.join(', ')}${removals.length > 0 ? ` REMOVE ${removals.join(', ')}` : ''}`,
           ConditionExpression: '#expected = :expected',
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,

@@ -126,7 +126,12 @@ export function assertDisplayName(name: string): string {
 }
 
 export function assertPlanPrice(price: number): number {
-  if (!Number.isFinite(price) || price < 0 || price > 10_000_000 || Math.round(price * 100) !== price * 100) {
+  if (
+    !Number.isFinite(price) ||
+    price < 0 ||
+    price > 10_000_000 ||
+    Math.abs(Math.round(price * 100) - price * 100) > 1e-6
+  ) {
     throw usageError(
       'INVALID_PLAN_PRICE',
       `Invalid plan price ${price}: a price is a non-negative amount in USD with at most two decimals.`,

@@ -1,7 +1,7 @@
 import type { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 
 import { conflict, usageError } from '../cli/errors.js';
-import type { Reporter } from '../cli/reporter.js';
+import { runStep, type Reporter } from '../cli/reporter.js';
 import { ensureAdminUser, ensureTenantGroup, tenantGroupName } from '../identity/cognito.js';
 import type { TenantCatalog } from './catalog.js';
 import { assertDisplayName, assertEmail, assertPlanPrice, assertTenantId, type Tenant } from './model.js';
@@ -78,59 +78,75 @@ export async function onboardTenant(
   const actor = await deps.actor();
   const steps: { step: string; outcome: StepOutcome }[] = [];
 
-  let step = reporter.step(`tenant record ${request.tenantId}`);
-  const { tenant: existing, created } = await deps.catalog.create(
-    { ...request, isolation: tier.isolation },
-    { actor, reason: 'onboard' },
-  );
-  if (!created) {
-    assertSameRequest(existing, request);
-    if (!RESUMABLE.has(existing.status)) {
-      step.failed(existing.status);
-      throw conflict(
-        'TENANT_NOT_ONBOARDABLE',
-        `Tenant "${request.tenantId}" exists and is ${existing.status}; onboarding cannot resume from there.`,
-        existing.status === 'SUSPENDED' ? ['Resume it with `saasctl tenant resume`.'] : [],
+  const record = await runStep(
+    reporter,
+    `tenant record ${request.tenantId}`,
+    async () => {
+      const result = await deps.catalog.create(
+        { ...request, isolation: tier.isolation },
+        { actor, reason: 'onboard' },
       );
-    }
-  }
-  steps.push({ step: 'record', outcome: created ? 'created' : 'exists' });
-  if (created) step.done('PROVISIONING');
-  else step.skipped(`exists, ${existing.status}`);
+      if (!result.created) assertResumable(result.tenant, request);
+      return result;
+    },
+    (r) => ({ changed: r.created, detail: r.created ? 'PROVISIONING' : `exists, ${r.tenant.status}` }),
+  );
+  steps.push({ step: 'record', outcome: record.created ? 'created' : 'exists' });
 
   const cognito = deps.cognito();
-  step = reporter.step(`Cognito group ${tenantGroupName(request.tenantId)}`);
-  const groupCreated = await ensureTenantGroup(cognito, deps.userPoolId, request.tenantId);
+  const groupCreated = await runStep(
+    reporter,
+    `Cognito group ${tenantGroupName(request.tenantId)}`,
+    () => ensureTenantGroup(cognito, deps.userPoolId, request.tenantId),
+    (created) => ({ changed: created }),
+  );
   steps.push({ step: 'group', outcome: groupCreated ? 'created' : 'exists' });
-  if (groupCreated) step.done();
-  else step.skipped();
 
-  step = reporter.step(`admin user ${request.adminEmail}`);
-  const user = await ensureAdminUser(cognito, {
-    userPoolId: deps.userPoolId,
-    tenantId: request.tenantId,
-    tier: tier.name,
-    email: request.adminEmail,
-    suppressInvitation: deps.suppressInvitation,
-  });
+  const user = await runStep(
+    reporter,
+    `admin user ${request.adminEmail}`,
+    () =>
+      ensureAdminUser(cognito, {
+        userPoolId: deps.userPoolId,
+        tenantId: request.tenantId,
+        tier: tier.name,
+        email: request.adminEmail,
+        suppressInvitation: deps.suppressInvitation,
+      }),
+    (r) => ({ changed: r.created }),
+  );
   steps.push({ step: 'adminUser', outcome: user.created ? 'created' : 'exists' });
-  if (user.created) step.done();
-  else step.skipped();
 
-  step = reporter.step('activate');
-  const activated = await deps.catalog.transition(request.tenantId, 'ACTIVE', {
-    actor,
-    action: 'activate',
-    reason: 'onboarding complete',
-  });
+  const activated = await runStep(
+    reporter,
+    'activate',
+    () =>
+      deps.catalog.transition(request.tenantId, 'ACTIVE', {
+        actor,
+        action: 'activate',
+        reason: 'onboarding complete',
+      }),
+    (r) => ({ changed: r.changed, detail: r.changed ? 'ACTIVE' : 'already ACTIVE' }),
+  );
   steps.push({ step: 'activate', outcome: activated.changed ? 'created' : 'exists' });
-  if (activated.changed) step.done('ACTIVE');
-  else step.skipped('already ACTIVE');
 
   return { tenant: activated.tenant, changed: steps.some((s) => s.outcome === 'created'), steps };
 }
 
-/** Re-running onboard is idempotent only for the same request; anything else is a conflict. */
+/**
+ * Re-running onboard is idempotent only for the same request, and only while the tenant is
+ * PROVISIONING or ACTIVE; anything else is a conflict.
+ */
+function assertResumable(existing: Tenant, request: OnboardRequest): void {
+  assertSameRequest(existing, request);
+  if (RESUMABLE.has(existing.status)) return;
+  throw conflict(
+    'TENANT_NOT_ONBOARDABLE',
+    `Tenant "${request.tenantId}" exists and is ${existing.status}; onboarding cannot resume from there.`,
+    existing.status === 'SUSPENDED' ? ['Resume it with `saasctl tenant resume`.'] : [],
+  );
+}
+
 function assertSameRequest(existing: Tenant, request: OnboardRequest): void {
   const differences: string[] = [];
   if (existing.tier !== request.tier) differences.push(`tier is ${existing.tier}, not ${request.tier}`);
@@ -140,6 +156,9 @@ function assertSameRequest(existing: Tenant, request: OnboardRequest): void {
   }
   if (existing.region !== request.region)
     differences.push(`region is ${existing.region}, not ${request.region}`);
+  if (request.planPrice !== undefined && existing.planPrice !== request.planPrice) {
+    differences.push(`plan price is ${existing.planPrice ?? 'the tier price'}, not ${request.planPrice}`);
+  }
   if (differences.length === 0) return;
   throw conflict(
     'TENANT_EXISTS',

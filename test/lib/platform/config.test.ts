@@ -1,0 +1,156 @@
+import { expect } from 'chai';
+
+import {
+  localPlatformConfig,
+  parsePlatformConfig,
+  platformParameterName,
+  type PlatformConfig,
+} from '../../../src/lib/platform/config.js';
+import { thrownBy } from '../helpers/aws.js';
+
+const SOURCE = 'in SSM parameter /saasctl/prod/platform';
+
+function fullConfig(): PlatformConfig {
+  return {
+    schemaVersion: 1,
+    stage: 'prod',
+    region: 'eu-west-1',
+    tables: {
+      controlPlane: 'saasctl-prod-control-plane',
+      pooled: 'saasctl-prod-pooled',
+      usage: 'saasctl-prod-usage',
+      ledger: 'saasctl-prod-marketplace-ledger',
+    },
+    rawLakeBucket: 'saasctl-prod-raw-lake-123456789012',
+    usageStream: 'saasctl-prod-usage',
+    userPool: { id: 'eu-west-1_AbCdEf', clientId: '1example23456789' },
+    stateMachines: {
+      onboarding: 'arn:aws:states:eu-west-1:123456789012:stateMachine:onboarding',
+      offboarding: 'arn:aws:states:eu-west-1:123456789012:stateMachine:offboarding',
+    },
+  };
+}
+
+/** A deep copy of the full config with one dotted field removed or replaced. */
+function withField(dotted: string, value: unknown): string {
+  const config = JSON.parse(JSON.stringify(fullConfig())) as Record<string, unknown>;
+  const parts = dotted.split('.');
+  let holder = config;
+  for (const part of parts.slice(0, -1)) holder = holder[part] as Record<string, unknown>;
+  const last = parts[parts.length - 1];
+  if (value === undefined) delete holder[last];
+  else holder[last] = value;
+  return JSON.stringify(config);
+}
+
+describe('platform configuration', () => {
+  it('names the SSM parameter after the stage', () => {
+    expect(platformParameterName('prod')).to.equal('/saasctl/prod/platform');
+  });
+
+  describe('localPlatformConfig', () => {
+    it('derives every resource name from the stage and keeps the user pool ids', () => {
+      expect(
+        localPlatformConfig('local', 'us-east-1', { id: 'local_pool', clientId: 'client1' }),
+      ).to.deep.equal({
+        schemaVersion: 1,
+        stage: 'local',
+        region: 'us-east-1',
+        tables: {
+          controlPlane: 'saasctl-local-control-plane',
+          pooled: 'saasctl-local-pooled',
+          usage: 'saasctl-local-usage',
+          ledger: 'saasctl-local-marketplace-ledger',
+        },
+        rawLakeBucket: 'saasctl-local-raw-lake',
+        usageStream: 'saasctl-local-usage',
+        userPool: { id: 'local_pool', clientId: 'client1' },
+      });
+    });
+
+    it('produces a config that parsePlatformConfig accepts', () => {
+      const config = localPlatformConfig('demo', 'eu-west-1', { id: 'p', clientId: 'c' });
+      expect(parsePlatformConfig(JSON.stringify(config), 'local')).to.deep.equal(config);
+    });
+  });
+
+  describe('parsePlatformConfig', () => {
+    it('accepts a full configuration, state machines included', () => {
+      expect(parsePlatformConfig(JSON.stringify(fullConfig()), SOURCE)).to.deep.equal(fullConfig());
+    });
+
+    it('accepts a configuration without the optional state machines', () => {
+      const json = withField('stateMachines', undefined);
+      expect(parsePlatformConfig(json, SOURCE)).not.to.have.property('stateMachines');
+    });
+
+    it('names every missing field, in order, when only the schema version is there', () => {
+      const err = thrownBy(() => parsePlatformConfig('{"schemaVersion":1}', SOURCE));
+      expect(err.code).to.equal('PLATFORM_CONFIG_INVALID');
+      expect(err.exitCode).to.equal(1);
+      expect(err.message).to.equal(
+        `The platform configuration ${SOURCE} is unusable: it lacks stage, region, tables.controlPlane, ` +
+          'tables.pooled, tables.usage, tables.ledger, rawLakeBucket, usageStream, userPool.id, userPool.clientId.',
+      );
+      expect(err.actions[0]).to.include('Redeploy the infra app');
+    });
+
+    const required = [
+      'stage',
+      'region',
+      'tables.controlPlane',
+      'tables.pooled',
+      'tables.usage',
+      'tables.ledger',
+      'rawLakeBucket',
+      'usageStream',
+      'userPool.id',
+      'userPool.clientId',
+    ];
+    for (const field of required) {
+      it(`names ${field} alone when only it is missing`, () => {
+        const err = thrownBy(() => parsePlatformConfig(withField(field, undefined), SOURCE));
+        expect(err.code).to.equal('PLATFORM_CONFIG_INVALID');
+        expect(err.message).to.equal(`The platform configuration ${SOURCE} is unusable: it lacks ${field}.`);
+      });
+    }
+
+    it('treats an empty string or a non-string value as missing', () => {
+      expect(thrownBy(() => parsePlatformConfig(withField('userPool.id', ''), SOURCE)).message).to.include(
+        'it lacks userPool.id.',
+      );
+      expect(thrownBy(() => parsePlatformConfig(withField('tables.usage', 42), SOURCE)).message).to.include(
+        'it lacks tables.usage.',
+      );
+      expect(thrownBy(() => parsePlatformConfig(withField('tables', 'flat'), SOURCE)).message).to.include(
+        'it lacks tables.controlPlane, tables.pooled, tables.usage, tables.ledger.',
+      );
+    });
+
+    it('names every field when the JSON is null', () => {
+      expect(thrownBy(() => parsePlatformConfig('null', SOURCE)).message).to.include(
+        'it lacks stage, region, tables.controlPlane',
+      );
+    });
+
+    it('refuses text that is not JSON and keeps the parse error as the cause', () => {
+      const err = thrownBy(() => parsePlatformConfig('{"stage": ', SOURCE));
+      expect(err.code).to.equal('PLATFORM_CONFIG_INVALID');
+      expect(err.message).to.equal(`The platform configuration ${SOURCE} is unusable: it is not valid JSON.`);
+      expect(err.cause).to.be.instanceOf(SyntaxError);
+    });
+
+    it('refuses an empty parameter value as not JSON', () => {
+      expect(thrownBy(() => parsePlatformConfig('', SOURCE)).message).to.include('it is not valid JSON');
+    });
+
+    it('refuses a schema version other than 1', () => {
+      for (const version of [2, '1', undefined]) {
+        const err = thrownBy(() => parsePlatformConfig(withField('schemaVersion', version), SOURCE));
+        expect(err.message, String(version)).to.equal(
+          `The platform configuration ${SOURCE} is unusable: its schemaVersion is not 1.`,
+        );
+      }
+    });
+  });
+});
