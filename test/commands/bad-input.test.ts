@@ -2,11 +2,7 @@ import { existsSync } from 'node:fs';
 
 import { expect } from 'chai';
 
-import { run, tempHome } from '../helpers/cli.js';
-
-interface ErrorEnvelope {
-  error: { code: string; message: string; exitCode: number; actions: string[] };
-}
+import { type ErrorEnvelope, run, tempHome } from '../helpers/cli.js';
 
 describe('bad input', () => {
   const { home, dispose } = tempHome();

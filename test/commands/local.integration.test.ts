@@ -1,14 +1,11 @@
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 import { expect } from 'chai';
 
 import type { StackStatus } from '../../src/lib/local/admin.js';
 import type { Tenant } from '../../src/lib/tenants/model.js';
-import { spawnCli, tempHome } from '../helpers/cli.js';
-
-interface ErrorEnvelope {
-  error: { code: string; exitCode: number };
-}
+import { bin, type ErrorEnvelope, spawnCli, tempHome } from '../helpers/cli.js';
 
 describe('local stack commands', function () {
   this.timeout(120_000);
@@ -100,8 +97,6 @@ describe('local stack commands', function () {
   });
 
   it('recovers from a one-shot command that was killed while it owned the stack', async () => {
-    const { spawn } = await import('node:child_process');
-    const { bin } = await import('../helpers/cli.js');
     const child = spawn(process.execPath, [bin, 'local', 'start'], {
       env: { ...process.env, SAASCTL_HOME: home },
       stdio: 'ignore',

@@ -9,15 +9,11 @@ import { expect } from 'chai';
 import { startStack } from '../../src/lib/local/admin.js';
 import { localClients, type StackOwner } from '../../src/lib/local/stack.js';
 import type { AuditRecord, Tenant } from '../../src/lib/tenants/model.js';
-import { run, spawnCli, tempHome } from '../helpers/cli.js';
+import { type ErrorEnvelope, run, spawnCli, tempHome } from '../helpers/cli.js';
 
 /** The pool signs users in by email: Cognito's username is a generated id. */
 const email = (user: { Attributes?: { Name?: string; Value?: string }[] }) =>
   user.Attributes?.find((a) => a.Name === 'email')?.Value;
-
-interface ErrorEnvelope {
-  error: { code: string; message: string; exitCode: number };
-}
 
 const onboardArgs = (id: string, tier = 'pro', email = `ops@${id}.test`) => [
   'tenant',

@@ -16,6 +16,11 @@ export function tempHome(prefix = 'saasctl-test-'): { home: string; dispose(): v
   return { home, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** What a failing command prints on stdout under --json. */
+export interface ErrorEnvelope {
+  error: { code: string; message: string; exitCode: number; actions: string[] };
+}
+
 export interface CommandOutcome {
   readonly stdout: string;
   readonly stderr: string;

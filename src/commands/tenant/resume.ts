@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 
 import { SaasctlCommand } from '../../lib/cli/base-command.js';
 import type { TransitionResult } from '../../lib/tenants/catalog.js';
-import { resumeTenant } from '../../lib/tenants/lifecycle.js';
+import { changeStatus } from '../../lib/tenants/lifecycle.js';
 
 export default class TenantResume extends SaasctlCommand {
   static override summary = 'Resume a SUSPENDED tenant to ACTIVE; audited with the reason.';
@@ -15,7 +15,7 @@ export default class TenantResume extends SaasctlCommand {
 
   async run(): Promise<TransitionResult> {
     const { args, flags } = await this.parse(TenantResume);
-    const result = await resumeTenant(() => this.platform(flags), args.tenantId, flags.reason);
+    const result = await changeStatus(() => this.platform(flags), 'resume', args.tenantId, flags.reason);
     this.log(result.changed ? `Resumed ${args.tenantId}.` : `${args.tenantId} is already ACTIVE.`);
     return result;
   }

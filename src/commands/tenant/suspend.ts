@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 
 import { SaasctlCommand } from '../../lib/cli/base-command.js';
 import type { TransitionResult } from '../../lib/tenants/catalog.js';
-import { suspendTenant } from '../../lib/tenants/lifecycle.js';
+import { changeStatus } from '../../lib/tenants/lifecycle.js';
 
 export default class TenantSuspend extends SaasctlCommand {
   static override summary = 'Suspend an ACTIVE tenant (its users get no tokens); audited with the reason.';
@@ -15,7 +15,7 @@ export default class TenantSuspend extends SaasctlCommand {
 
   async run(): Promise<TransitionResult> {
     const { args, flags } = await this.parse(TenantSuspend);
-    const result = await suspendTenant(() => this.platform(flags), args.tenantId, flags.reason);
+    const result = await changeStatus(() => this.platform(flags), 'suspend', args.tenantId, flags.reason);
     this.log(result.changed ? `Suspended ${args.tenantId}.` : `${args.tenantId} is already SUSPENDED.`);
     return result;
   }

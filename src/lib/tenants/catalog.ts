@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 
 import { conflict, isAwsError, notFound, SaasctlError } from '../cli/errors.js';
+import { pickFields, queryAll } from '../platform/dynamo.js';
 import { CONTROL_PLANE_INDEX, keys } from './keys.js';
 import type { AuditRecord, IsolationModel, Tenant, TenantStatus } from './model.js';
 
@@ -142,25 +143,16 @@ export class TenantCatalog {
       values[':status'] = filter.status;
       conditions.push('#status = :status');
     }
-    const tenants: Tenant[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.db.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: CONTROL_PLANE_INDEX,
-          KeyConditionExpression: 'gsi1pk = :tenant',
-          ...(conditions.length > 0
-            ? { FilterExpression: conditions.join(' AND '), ExpressionAttributeNames: names }
-            : {}),
-          ExpressionAttributeValues: values,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) tenants.push(toTenant(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return tenants;
+    const items = await queryAll(this.db, {
+      TableName: this.table,
+      IndexName: CONTROL_PLANE_INDEX,
+      KeyConditionExpression: 'gsi1pk = :tenant',
+      ...(conditions.length > 0
+        ? { FilterExpression: conditions.join(' AND '), ExpressionAttributeNames: names }
+        : {}),
+      ExpressionAttributeValues: values,
+    });
+    return items.map(toTenant);
   }
 
   /** The most recent audit records first. */
@@ -344,9 +336,7 @@ const TENANT_FIELDS = [
 ] as const;
 
 function toTenant(item: Record<string, unknown>): Tenant {
-  const tenant: Record<string, unknown> = {};
-  for (const field of TENANT_FIELDS) if (item[field] !== undefined) tenant[field] = item[field];
-  return tenant as unknown as Tenant;
+  return pickFields<Tenant>(item, TENANT_FIELDS);
 }
 
 const AUDIT_FIELDS = [
@@ -362,7 +352,5 @@ const AUDIT_FIELDS = [
 ] as const;
 
 function toAudit(item: Record<string, unknown>): AuditRecord {
-  const record: Record<string, unknown> = {};
-  for (const field of AUDIT_FIELDS) if (item[field] !== undefined) record[field] = item[field];
-  return record as unknown as AuditRecord;
+  return pickFields<AuditRecord>(item, AUDIT_FIELDS);
 }

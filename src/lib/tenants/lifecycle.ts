@@ -1,40 +1,41 @@
 import type { Platform } from '../platform/platform.js';
 import type { TransitionResult } from './catalog.js';
 import { catalogs } from './context.js';
-import { assertDisplayName, assertPlanPrice, assertReason, assertTenantId } from './model.js';
+import {
+  assertDisplayName,
+  assertPlanPrice,
+  assertReason,
+  assertTenantId,
+  type TenantStatus,
+} from './model.js';
 
 /** Opens the platform on demand, so input is refused before anything starts or is written. */
 export type PlatformSource = () => Promise<Platform>;
 
-/** Suspends an ACTIVE tenant: its users get no tokens and its API calls are refused. */
-export async function suspendTenant(
-  open: PlatformSource,
-  tenantId: string,
-  reason: string,
-): Promise<TransitionResult> {
-  const id = assertTenantId(tenantId);
-  const why = assertReason(reason);
-  const platform = await open();
-  return catalogs(platform).catalog.transition(id, 'SUSPENDED', {
-    action: 'suspend',
-    from: ['ACTIVE'],
-    actor: await platform.actor(),
-    reason: why,
-  });
-}
+/**
+ * Operator status changes: suspend stops an ACTIVE tenant (its users get no tokens, its API
+ * calls are refused); resume returns a SUSPENDED one to ACTIVE.
+ */
+const STATUS_CHANGES = {
+  suspend: { to: 'SUSPENDED', from: ['ACTIVE'] },
+  resume: { to: 'ACTIVE', from: ['SUSPENDED'] },
+} as const satisfies Record<string, { to: TenantStatus; from: readonly TenantStatus[] }>;
 
-/** Returns a SUSPENDED tenant to ACTIVE. */
-export async function resumeTenant(
+export type StatusChange = keyof typeof STATUS_CHANGES;
+
+export async function changeStatus(
   open: PlatformSource,
+  action: StatusChange,
   tenantId: string,
   reason: string,
 ): Promise<TransitionResult> {
   const id = assertTenantId(tenantId);
   const why = assertReason(reason);
   const platform = await open();
-  return catalogs(platform).catalog.transition(id, 'ACTIVE', {
-    action: 'resume',
-    from: ['SUSPENDED'],
+  const { to, from } = STATUS_CHANGES[action];
+  return catalogs(platform).catalog.transition(id, to, {
+    action,
+    from,
     actor: await platform.actor(),
     reason: why,
   });

@@ -1,6 +1,7 @@
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 import { isAwsError, usageError } from '../cli/errors.js';
+import { queryAll } from '../platform/dynamo.js';
 import { CONTROL_PLANE_INDEX, keys } from './keys.js';
 import type { IsolationModel } from './model.js';
 
@@ -58,22 +59,13 @@ export class TierCatalog {
   ) {}
 
   async list(): Promise<Tier[]> {
-    const tiers: Tier[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.db.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: CONTROL_PLANE_INDEX,
-          KeyConditionExpression: 'gsi1pk = :tier',
-          ExpressionAttributeValues: { ':tier': 'TIER' },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) tiers.push(toTier(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return tiers;
+    const items = await queryAll(this.db, {
+      TableName: this.table,
+      IndexName: CONTROL_PLANE_INDEX,
+      KeyConditionExpression: 'gsi1pk = :tier',
+      ExpressionAttributeValues: { ':tier': 'TIER' },
+    });
+    return items.map(toTier);
   }
 
   async get(name: string): Promise<Tier | undefined> {

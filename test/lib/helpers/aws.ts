@@ -12,7 +12,9 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // One stub per client class for the whole mocha run. mockClient() on a class stubs its prototype
 // and restores any earlier stub, so two spec files each calling it at module level would leave
 // all but the last one with a dead handle (mocha imports every file before running any test).
-// Spec files import these and call reset() in beforeEach.
+// Spec files import these and call reset() in beforeEach. The stubs stay installed for the whole
+// process, which is why unit and integration tests run in separate mocha processes (npm test):
+// a real client in an integration test would otherwise reach these stubs instead of the stack.
 export const ddb = mockClient(DynamoDBDocumentClient);
 export const cognito = mockClient(CognitoIdentityProviderClient);
 
