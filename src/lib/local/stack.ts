@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readdirSync, rmSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -92,6 +93,7 @@ export class StackOwner {
     await mkdir(options.home, { recursive: true });
     if (!(await takeLock(stackFiles(options.home).lock))) return undefined;
     const owner = new StackOwner(options, mode);
+    process.on('exit', owner.releaseOnExit);
     try {
       await owner.listen();
     } catch (err) {
@@ -148,7 +150,23 @@ export class StackOwner {
     const files = stackFiles(this.options.home);
     await rm(files.info, { force: true });
     await rm(files.lock, { force: true });
+    process.removeListener('exit', this.releaseOnExit);
   }
+
+  /**
+   * A process that exits without stopping (Ctrl-C while the stack starts, an uncaught error)
+   * still gives the home back: the emulators die with it, and this removes its files.
+   */
+  private readonly releaseOnExit = (): void => {
+    const files = stackFiles(this.options.home);
+    for (const entry of readdirSync(this.options.home)) {
+      if (entry.startsWith(`${path.basename(files.info)}.${process.pid}.`)) {
+        rmSync(path.join(this.options.home, entry), { force: true });
+      }
+    }
+    rmSync(files.info, { force: true });
+    rmSync(files.lock, { force: true });
+  };
 
   private pruneLeases(): number {
     for (const pid of this.leases) if (!isAlive(pid)) this.leases.delete(pid);
