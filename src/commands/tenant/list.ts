@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core';
 
 import { SaasctlCommand } from '../../lib/cli/base-command.js';
-import { renderTable } from '../../lib/cli/output.js';
 import { tenantColumns } from '../../lib/cli/views.js';
 import { catalogs } from '../../lib/tenants/context.js';
 import { TENANT_STATUSES, type Tenant } from '../../lib/tenants/model.js';
@@ -24,7 +23,7 @@ export default class TenantList extends SaasctlCommand {
       tier: flags.tier,
       status: flags.status as Tenant['status'] | undefined,
     });
-    this.log(tenants.length === 0 ? 'No tenants.' : await renderTable(tenants, tenantColumns));
+    await this.logTable(tenants, tenantColumns, 'No tenants.');
     return tenants;
   }
 }

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 
 import { SaasctlCommand } from '../../lib/cli/base-command.js';
-import { auditTable, tenantFields } from '../../lib/cli/views.js';
+import { auditColumns, tenantFields } from '../../lib/cli/views.js';
 import { catalogs } from '../../lib/tenants/context.js';
 import { assertTenantId, type AuditRecord, type Tenant } from '../../lib/tenants/model.js';
 
@@ -34,7 +34,7 @@ export default class TenantShow extends SaasctlCommand {
     const audit = await catalog.audit(tenantId, flags['audit-limit']);
     this.log(tenantFields(tenant));
     this.log('');
-    this.log(await auditTable(audit));
+    await this.logTable(audit, auditColumns, '(no audit records)');
     return { tenant, audit };
   }
 }

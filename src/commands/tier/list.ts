@@ -1,5 +1,4 @@
 import { SaasctlCommand } from '../../lib/cli/base-command.js';
-import { renderTable } from '../../lib/cli/output.js';
 import { tierColumns } from '../../lib/cli/views.js';
 import { catalogs } from '../../lib/tenants/context.js';
 import type { Tier } from '../../lib/tenants/tiers.js';
@@ -14,11 +13,7 @@ export default class TierList extends SaasctlCommand {
   async run(): Promise<Tier[]> {
     const { flags } = await this.parse(TierList);
     const tiers = await catalogs(await this.platform(flags)).tiers.list();
-    this.log(
-      tiers.length === 0
-        ? 'No tiers: seed the defaults with `saasctl tier seed`.'
-        : await renderTable(tiers, tierColumns),
-    );
+    await this.logTable(tiers, tierColumns, 'No tiers: seed the defaults with `saasctl tier seed`.');
     return tiers;
   }
 }

@@ -4,7 +4,7 @@ import type { LocalService } from '../local/services.js';
 import type { Platform } from '../platform/platform.js';
 import { describeTarget, resolveTarget, TARGETS, type Target } from '../platform/target.js';
 import { ExitCode, SaasctlError, toSaasctlError, usageError } from './errors.js';
-import { colourEnabled, palette, StderrReporter } from './output.js';
+import { colourEnabled, palette, renderTable, StderrReporter, type Column } from './output.js';
 import { CollectingReporter, type Reporter } from './reporter.js';
 
 const GLOBAL = 'GLOBAL';
@@ -95,6 +95,21 @@ export abstract class SaasctlCommand extends Command {
     const answer = await confirm({ message, default: false }, { output: process.stderr });
     if (!answer)
       throw new SaasctlError('ABORTED', 'Aborted: nothing was changed.', { exitCode: ExitCode.failure });
+  }
+
+  /** A table for humans; under --json nothing is rendered at all (1,000 rows cost ~0.5 s). */
+  protected async logTable<T>(
+    rows: readonly T[],
+    columns: readonly Column<T>[],
+    whenEmpty: string,
+  ): Promise<void> {
+    if (this.jsonEnabled()) return;
+    this.log(rows.length === 0 ? whenEmpty : await renderTable(rows, columns));
+  }
+
+  /** Plain JSON: it is read by programs, and oclif's colouring costs ~45 ms per command. */
+  override logJson(json: unknown): void {
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   }
 
   protected override toSuccessJson<T>(result: T): T {

@@ -1,6 +1,6 @@
 import type { AuditRecord, Tenant } from '../tenants/model.js';
 import type { Tier } from '../tenants/tiers.js';
-import { renderFields, renderTable, type Column } from './output.js';
+import { renderFields, type Column } from './output.js';
 
 export const tenantColumns: readonly Column<Tenant>[] = [
   { header: 'TENANT', get: (t) => t.tenantId },
@@ -19,7 +19,7 @@ export const tierColumns: readonly Column<Tier>[] = [
   { header: 'DESCRIPTION', get: (t) => t.description },
 ];
 
-const auditColumns: readonly Column<AuditRecord>[] = [
+export const auditColumns: readonly Column<AuditRecord>[] = [
   { header: 'AT', get: (a) => a.at },
   { header: 'ACTION', get: (a) => a.action },
   { header: 'STATUS', get: (a) => (a.toStatus ? `${a.fromStatus ?? '-'} → ${a.toStatus}` : '') },
@@ -51,8 +51,4 @@ export function tenantFields(tenant: Tenant): string {
     created: tenant.createdAt,
     updated: tenant.updatedAt,
   });
-}
-
-export async function auditTable(records: readonly AuditRecord[]): Promise<string> {
-  return records.length === 0 ? '(no audit records)' : renderTable(records, auditColumns);
 }

@@ -1,14 +1,7 @@
-import {
-  AdminAddUserToGroupCommand,
-  AdminCreateUserCommand,
-  AdminGetUserCommand,
-  CreateGroupCommand,
-  GetGroupCommand,
-  type AttributeType,
-  type CognitoIdentityProviderClient,
-} from '@aws-sdk/client-cognito-identity-provider';
+import type { AttributeType, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 
 import { conflict, isAwsError } from '../cli/errors.js';
+import { sdk } from '../platform/sdk.js';
 
 export const TENANT_ID_ATTRIBUTE = 'custom:tenantId';
 export const TIER_ATTRIBUTE = 'custom:tier';
@@ -25,14 +18,14 @@ export async function ensureTenantGroup(
 ): Promise<boolean> {
   const GroupName = tenantGroupName(tenantId);
   try {
-    await cognito.send(new GetGroupCommand({ UserPoolId: userPoolId, GroupName }));
+    await cognito.send(new (sdk.cognito().GetGroupCommand)({ UserPoolId: userPoolId, GroupName }));
     return false;
   } catch (err) {
     if (!isAwsError(err, 'ResourceNotFoundException')) throw err;
   }
   try {
     await cognito.send(
-      new CreateGroupCommand({
+      new (sdk.cognito().CreateGroupCommand)({
         UserPoolId: userPoolId,
         GroupName,
         Description: `Users of tenant ${tenantId}`,
@@ -70,7 +63,7 @@ export async function ensureAdminUser(
   if (!attributes) {
     try {
       await cognito.send(
-        new AdminCreateUserCommand({
+        new (sdk.cognito().AdminCreateUserCommand)({
           UserPoolId,
           Username,
           UserAttributes: [
@@ -98,7 +91,11 @@ export async function ensureAdminUser(
     );
   }
   await cognito.send(
-    new AdminAddUserToGroupCommand({ UserPoolId, Username, GroupName: tenantGroupName(request.tenantId) }),
+    new (sdk.cognito().AdminAddUserToGroupCommand)({
+      UserPoolId,
+      Username,
+      GroupName: tenantGroupName(request.tenantId),
+    }),
   );
   return { created, username: Username };
 }
@@ -109,7 +106,7 @@ async function getUserAttributes(
   Username: string,
 ): Promise<AttributeType[] | undefined> {
   try {
-    const user = await cognito.send(new AdminGetUserCommand({ UserPoolId, Username }));
+    const user = await cognito.send(new (sdk.cognito().AdminGetUserCommand)({ UserPoolId, Username }));
     return user.UserAttributes ?? [];
   } catch (err) {
     if (isAwsError(err, 'UserNotFoundException')) return undefined;

@@ -3,14 +3,19 @@ import path from 'node:path';
 
 import type { AwsClientFactory } from '../platform/clients.js';
 import { localPlatformConfig, type PlatformConfig } from '../platform/config.js';
+import { sdk } from '../platform/sdk.js';
 import { CONTROL_PLANE_INDEX } from '../tenants/keys.js';
 import { TierCatalog } from '../tenants/tiers.js';
 import type { LocalService } from './services.js';
 
+/** Bump when the resources a home needs change: homes bootstrapped before are checked again. */
+const BOOTSTRAP_VERSION = '1';
+
 /**
  * Creates the platform's resources in a freshly started emulator (tables, bucket, stream,
  * user pool), looking before creating, and seeds the tier catalog. Runs in the stack's owner
- * process each time a service starts, so a reset home is rebuilt on the next command.
+ * process when a service starts; a marker in the service's state folder skips the work on
+ * later starts (a reset removes the folder, marker included, so the home is rebuilt).
  */
 export async function bootstrapService(
   service: LocalService,
@@ -19,25 +24,33 @@ export async function bootstrapService(
   stage: string,
   region: string,
 ): Promise<Partial<PlatformConfig['userPool']>> {
-  const names = localPlatformConfig(stage, region, { id: '', clientId: '' });
+  if (service === 'cognito') return ensureUserPool(clients, home, stage);
+  const marker = path.join(home, service, `.bootstrapped-${stage}`);
+  if ((await readFile(marker, 'utf8').catch(() => '')) === BOOTSTRAP_VERSION) return {};
+  await createResources(service, clients, localPlatformConfig(stage, region, { id: '', clientId: '' }));
+  await writeFile(marker, BOOTSTRAP_VERSION);
+  return {};
+}
+
+async function createResources(
+  service: Exclude<LocalService, 'cognito'>,
+  clients: AwsClientFactory,
+  names: PlatformConfig,
+): Promise<void> {
   switch (service) {
     case 'dynamodb':
       await ensureTables(clients, names);
       await new TierCatalog(clients.documents(), names.tables.controlPlane).seedDefaults();
-      return {};
+      return;
     case 's3':
-      await ensureBucket(clients, names.rawLakeBucket);
-      return {};
+      return ensureBucket(clients, names.rawLakeBucket);
     case 'kinesis':
-      await ensureStream(clients, names.usageStream);
-      return {};
-    case 'cognito':
-      return ensureUserPool(clients, home, stage);
+      return ensureStream(clients, names.usageStream);
   }
 }
 
 async function ensureTables(clients: AwsClientFactory, names: PlatformConfig): Promise<void> {
-  const ddb = await import('@aws-sdk/client-dynamodb');
+  const ddb = sdk.dynamodb();
   const db = clients.dynamodb();
   const existing = new Set((await db.send(new ddb.ListTablesCommand({}))).TableNames ?? []);
   const keySchema = {
@@ -86,7 +99,7 @@ async function ensureTables(clients: AwsClientFactory, names: PlatformConfig): P
 }
 
 async function ensureBucket(clients: AwsClientFactory, bucket: string): Promise<void> {
-  const s3 = await import('@aws-sdk/client-s3');
+  const s3 = sdk.s3();
   try {
     await clients.s3().send(new s3.HeadBucketCommand({ Bucket: bucket }));
   } catch {
@@ -95,7 +108,7 @@ async function ensureBucket(clients: AwsClientFactory, bucket: string): Promise<
 }
 
 async function ensureStream(clients: AwsClientFactory, stream: string): Promise<void> {
-  const kinesis = await import('@aws-sdk/client-kinesis');
+  const kinesis = sdk.kinesis();
   const { StreamNames } = await clients.kinesis().send(new kinesis.ListStreamsCommand({}));
   if (StreamNames?.includes(stream)) return;
   await clients.kinesis().send(new kinesis.CreateStreamCommand({ StreamName: stream, ShardCount: 2 }));
@@ -112,9 +125,9 @@ async function ensureUserPool(
   home: string,
   stage: string,
 ): Promise<PlatformConfig['userPool']> {
-  const idp = await import('@aws-sdk/client-cognito-identity-provider');
+  const idp = sdk.cognito();
   const cognito = clients.cognito();
-  const file = path.join(home, 'cognito', 'pool.json');
+  const file = path.join(home, 'cognito', `pool-${stage}.json`);
   try {
     const saved = JSON.parse(await readFile(file, 'utf8')) as PlatformConfig['userPool'];
     await cognito.send(

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readdirSync, rmSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 
@@ -365,19 +365,44 @@ async function tryLease(home: string, services: readonly LocalService[]): Promis
 
 class LeaseRefused extends Error {}
 
-async function requestJson<T>(url: string, method: string, body?: unknown): Promise<T> {
-  const response = await fetch(url, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
+/**
+ * One request to an owner's control API. node:http rather than fetch: fetch costs ~50 ms to
+ * load and keeps the process alive for ~200 ms after its last request.
+ */
+function requestJson<T>(url: string, method: string, body?: unknown): Promise<T> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise<T>((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method,
+        agent: false,
+        headers:
+          payload === undefined
+            ? {}
+            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          if (status === 503) return reject(new LeaseRefused('stopping'));
+          if (status < 200 || status >= 300) {
+            const message = text ? ((JSON.parse(text) as { error?: string }).error ?? text) : String(status);
+            return reject(
+              new SaasctlError('LOCAL_STACK_ERROR', `The local stack answered ${status}: ${message}`),
+            );
+          }
+          resolve((text ? JSON.parse(text) : undefined) as T);
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
   });
-  if (response.status === 503) throw new LeaseRefused('stopping');
-  const text = await response.text();
-  if (!response.ok) {
-    const message = text ? ((JSON.parse(text) as { error?: string }).error ?? text) : response.statusText;
-    throw new SaasctlError('LOCAL_STACK_ERROR', `The local stack answered ${response.status}: ${message}`);
-  }
-  return (text ? JSON.parse(text) : undefined) as T;
 }
 
 /**

@@ -1,5 +1,3 @@
-import { createRequire } from 'node:module';
-
 import type { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
@@ -12,9 +10,11 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { STSClient } from '@aws-sdk/client-sts';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
+import { sdk } from './sdk.js';
+
 /**
  * The one place AWS clients are built. Each service's SDK package is loaded on first use
- * (createRequire: measurably cheaper than ESM import() for the SDK's CommonJS builds), so a
+ * (see sdk.ts), so a
  * command pays only for the clients it touches.
  */
 export const SERVICES = [
@@ -49,11 +49,6 @@ export interface ClientFactoryOptions {
 }
 
 export const DEFAULT_MAX_ATTEMPTS = 4;
-
-const requireCjs = createRequire(import.meta.url);
-
-// The lockfile pins SDK releases that support Node 20; their notice about later releases is noise here.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 interface BaseClientConfig {
   region: string;
@@ -90,15 +85,15 @@ export class AwsClientFactory {
 
   dynamodb(): DynamoDBClient {
     return this.cached('dynamodb', () => {
-      const sdk = requireCjs('@aws-sdk/client-dynamodb') as typeof import('@aws-sdk/client-dynamodb');
-      return new sdk.DynamoDBClient(this.baseConfig('dynamodb'));
+      const pkg = sdk.dynamodb();
+      return new pkg.DynamoDBClient(this.baseConfig('dynamodb'));
     });
   }
 
   /** DynamoDB with native JavaScript values; undefined attributes are dropped. */
   documents(): DynamoDBDocumentClient {
     return this.cached('documents', () => {
-      const lib = requireCjs('@aws-sdk/lib-dynamodb') as typeof import('@aws-sdk/lib-dynamodb');
+      const lib = sdk.documents();
       return lib.DynamoDBDocumentClient.from(this.dynamodb(), {
         marshallOptions: { removeUndefinedValues: true },
       });
@@ -107,9 +102,9 @@ export class AwsClientFactory {
 
   s3(): S3Client {
     return this.cached('s3', () => {
-      const sdk = requireCjs('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3');
+      const pkg = sdk.s3();
       const local = this.isLocal('s3');
-      return new sdk.S3Client({
+      return new pkg.S3Client({
         ...this.baseConfig('s3'),
         // s3rver corrupts streamed bodies under the default checksum mode and wants path style.
         ...(local ? { forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' as const } : {}),
@@ -119,20 +114,18 @@ export class AwsClientFactory {
 
   cognito(): CognitoIdentityProviderClient {
     return this.cached('cognito', () => {
-      const sdk = requireCjs(
-        '@aws-sdk/client-cognito-identity-provider',
-      ) as typeof import('@aws-sdk/client-cognito-identity-provider');
-      return new sdk.CognitoIdentityProviderClient(this.baseConfig('cognito'));
+      const pkg = sdk.cognito();
+      return new pkg.CognitoIdentityProviderClient(this.baseConfig('cognito'));
     });
   }
 
   kinesis(): KinesisClient {
     return this.cached('kinesis', () => {
-      const sdk = requireCjs('@aws-sdk/client-kinesis') as typeof import('@aws-sdk/client-kinesis');
-      if (!this.isLocal('kinesis')) return new sdk.KinesisClient(this.baseConfig('kinesis'));
+      const pkg = sdk.kinesis();
+      if (!this.isLocal('kinesis')) return new pkg.KinesisClient(this.baseConfig('kinesis'));
       // kinesalite speaks HTTP/1.1 only; the SDK's default HTTP/2 handler fails with "Protocol error".
-      const http = requireCjs('@smithy/node-http-handler') as typeof import('@smithy/node-http-handler');
-      return new sdk.KinesisClient({
+      const http = sdk.http();
+      return new pkg.KinesisClient({
         ...this.baseConfig('kinesis'),
         requestHandler: new http.NodeHttpHandler(),
       });
@@ -141,47 +134,43 @@ export class AwsClientFactory {
 
   kms(): KMSClient {
     return this.cached('kms', () => {
-      const sdk = requireCjs('@aws-sdk/client-kms') as typeof import('@aws-sdk/client-kms');
-      return new sdk.KMSClient(this.baseConfig('kms'));
+      const pkg = sdk.kms();
+      return new pkg.KMSClient(this.baseConfig('kms'));
     });
   }
 
   sts(): STSClient {
     return this.cached('sts', () => {
-      const sdk = requireCjs('@aws-sdk/client-sts') as typeof import('@aws-sdk/client-sts');
-      return new sdk.STSClient(this.baseConfig('sts'));
+      const pkg = sdk.sts();
+      return new pkg.STSClient(this.baseConfig('sts'));
     });
   }
 
   ssm(): SSMClient {
     return this.cached('ssm', () => {
-      const sdk = requireCjs('@aws-sdk/client-ssm') as typeof import('@aws-sdk/client-ssm');
-      return new sdk.SSMClient(this.baseConfig('ssm'));
+      const pkg = sdk.ssm();
+      return new pkg.SSMClient(this.baseConfig('ssm'));
     });
   }
 
   sfn(): SFNClient {
     return this.cached('sfn', () => {
-      const sdk = requireCjs('@aws-sdk/client-sfn') as typeof import('@aws-sdk/client-sfn');
-      return new sdk.SFNClient(this.baseConfig('sfn'));
+      const pkg = sdk.sfn();
+      return new pkg.SFNClient(this.baseConfig('sfn'));
     });
   }
 
   organizations(): OrganizationsClient {
     return this.cached('organizations', () => {
-      const sdk = requireCjs(
-        '@aws-sdk/client-organizations',
-      ) as typeof import('@aws-sdk/client-organizations');
-      return new sdk.OrganizationsClient(this.baseConfig('organizations'));
+      const pkg = sdk.organizations();
+      return new pkg.OrganizationsClient(this.baseConfig('organizations'));
     });
   }
 
   marketplace(): MarketplaceMeteringClient {
     return this.cached('marketplace', () => {
-      const sdk = requireCjs(
-        '@aws-sdk/client-marketplace-metering',
-      ) as typeof import('@aws-sdk/client-marketplace-metering');
-      return new sdk.MarketplaceMeteringClient(this.baseConfig('marketplace'));
+      const pkg = sdk.marketplace();
+      return new pkg.MarketplaceMeteringClient(this.baseConfig('marketplace'));
     });
   }
 

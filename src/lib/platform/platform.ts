@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import type { LocalService } from '../local/services.js';
 import { AwsClientFactory, DEFAULT_MAX_ATTEMPTS } from './clients.js';
 import { parsePlatformConfig, platformParameterName, type PlatformConfig } from './config.js';
+import { sdk } from './sdk.js';
 import type { Target } from './target.js';
 import { SaasctlError } from '../cli/errors.js';
 import type { Reporter } from '../cli/reporter.js';
@@ -73,7 +74,7 @@ async function openAws(target: Target, options: OpenOptions): Promise<Platform> 
 
 /** Reads `/saasctl/<stage>/platform`, the parameter the CDK app writes. */
 export async function loadAwsConfig(clients: AwsClientFactory, stage: string): Promise<PlatformConfig> {
-  const { GetParameterCommand } = await import('@aws-sdk/client-ssm');
+  const { GetParameterCommand } = sdk.ssm();
   const name = platformParameterName(stage);
   try {
     const { Parameter } = await clients.ssm().send(new GetParameterCommand({ Name: name }));
@@ -101,7 +102,7 @@ export function maxAttempts(value: string | undefined): number {
 }
 
 async function callerArn(clients: AwsClientFactory): Promise<string> {
-  const { GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
+  const { GetCallerIdentityCommand } = sdk.sts();
   const { Arn } = await clients.sts().send(new GetCallerIdentityCommand({}));
   return Arn ?? `unknown:${osUser()}`;
 }

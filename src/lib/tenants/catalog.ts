@@ -1,13 +1,8 @@
-import {
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 import { conflict, isAwsError, notFound, SaasctlError } from '../cli/errors.js';
 import { pickFields, queryAll } from '../platform/dynamo.js';
+import { sdk } from '../platform/sdk.js';
 import { CONTROL_PLANE_INDEX, keys } from './keys.js';
 import type { AuditRecord, IsolationModel, Tenant, TenantStatus } from './model.js';
 
@@ -64,7 +59,11 @@ export class TenantCatalog {
 
   async get(tenantId: string): Promise<Tenant | undefined> {
     const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: keys.tenant(tenantId), ConsistentRead: true }),
+      new (sdk.documents().GetCommand)({
+        TableName: this.table,
+        Key: keys.tenant(tenantId),
+        ConsistentRead: true,
+      }),
     );
     return Item ? toTenant(Item) : undefined;
   }
@@ -109,7 +108,7 @@ export class TenantCatalog {
     };
     try {
       await this.db.send(
-        new PutCommand({
+        new (sdk.documents().PutCommand)({
           TableName: this.table,
           Item: {
             ...keys.tenant(input.tenantId),
@@ -158,7 +157,7 @@ export class TenantCatalog {
   /** The most recent audit records first. */
   async audit(tenantId: string, limit = 20): Promise<AuditRecord[]> {
     const { Items } = await this.db.send(
-      new QueryCommand({
+      new (sdk.documents().QueryCommand)({
         TableName: this.table,
         KeyConditionExpression: 'PK = :pk AND begins_with(SK, :audit)',
         ExpressionAttributeValues: { ':pk': keys.tenantPartition(tenantId), ':audit': keys.auditPrefix },
@@ -274,7 +273,7 @@ export class TenantCatalog {
     let previous: AuditRecord | undefined;
     try {
       const { Attributes } = await this.db.send(
-        new UpdateCommand({
+        new (sdk.documents().UpdateCommand)({
           TableName: this.table,
           Key: keys.tenant(current.tenantId),
           UpdateExpression: `SET ${parts.join(', ')}${removals.length > 0 ? ` REMOVE ${removals.join(', ')}` : ''}`,
@@ -299,7 +298,7 @@ export class TenantCatalog {
 
   private async writeAudit(record: AuditRecord): Promise<void> {
     await this.db.send(
-      new PutCommand({
+      new (sdk.documents().PutCommand)({
         TableName: this.table,
         Item: { ...keys.audit(record.tenantId, record.at, record.version), entity: 'audit', ...record },
       }),

@@ -1,7 +1,8 @@
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 import { isAwsError, usageError } from '../cli/errors.js';
 import { queryAll } from '../platform/dynamo.js';
+import { sdk } from '../platform/sdk.js';
 import { CONTROL_PLANE_INDEX, keys } from './keys.js';
 import type { IsolationModel } from './model.js';
 
@@ -69,7 +70,9 @@ export class TierCatalog {
   }
 
   async get(name: string): Promise<Tier | undefined> {
-    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: keys.tier(name) }));
+    const { Item } = await this.db.send(
+      new (sdk.documents().GetCommand)({ TableName: this.table, Key: keys.tier(name) }),
+    );
     return Item ? toTier(Item) : undefined;
   }
 
@@ -91,7 +94,7 @@ export class TierCatalog {
     for (const tier of tiers) {
       try {
         await this.db.send(
-          new PutCommand({
+          new (sdk.documents().PutCommand)({
             TableName: this.table,
             Item: { ...keys.tier(tier.name), ...keys.tierListing(tier.name), entity: 'tier', ...tier },
             ConditionExpression: 'attribute_not_exists(PK)',
