@@ -23,6 +23,6 @@ try {
 } catch {
   built = 0;
 }
-if (newest(path.join(root, 'src')) > built) {
+if (!process.env.SAASCTL_TEST_NO_BUILD && newest(path.join(root, 'src')) > built) {
   execSync('npm run build', { cwd: root, stdio: 'inherit' });
 }

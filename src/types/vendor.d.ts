@@ -36,3 +36,12 @@ declare module 's3rver' {
     close(): Promise<void>;
   }
 }
+
+declare module 'asl-validator' {
+  interface AslValidation {
+    isValid: boolean;
+    errors: unknown[];
+    errorsText(separator?: string): string;
+  }
+  export default function validator(definition: unknown, options?: Record<string, unknown>): AslValidation;
+}

@@ -62,6 +62,7 @@ interface BaseClientConfig {
 
 export class AwsClientFactory {
   private readonly cache = new Map<string, { destroy(): void }>();
+  private readonly regional = new Map<string, AwsClientFactory>();
 
   constructor(readonly options: ClientFactoryOptions) {}
 
@@ -174,10 +175,23 @@ export class AwsClientFactory {
     });
   }
 
+  /** The same configuration in another region (a tenant's silo resources live in its region). */
+  forRegion(region: string): AwsClientFactory {
+    if (region === this.options.region) return this;
+    let factory = this.regional.get(region);
+    if (!factory) {
+      factory = new AwsClientFactory({ ...this.options, region });
+      this.regional.set(region, factory);
+    }
+    return factory;
+  }
+
   /** Releases every client's sockets. */
   destroy(): void {
     for (const client of this.cache.values()) client.destroy();
     this.cache.clear();
+    for (const factory of this.regional.values()) factory.destroy();
+    this.regional.clear();
   }
 
   private cached<T extends { destroy(): void }>(key: string, build: () => T): T {

@@ -29,6 +29,10 @@ export interface PlatformConfig {
     readonly onboarding?: string;
     readonly offboarding?: string;
   };
+  /** The platform's account (key policies name its root). */
+  readonly accountId: string;
+  /** The role the authorizer assumes for tenant-scoped credentials (key policies name it). */
+  readonly tenantRuntimeRoleArn: string;
 }
 
 export function platformParameterName(stage: string): string {
@@ -54,8 +58,13 @@ export function localPlatformConfig(
     rawLakeBucket: `saasctl-${stage}-raw-lake`,
     usageStream: `saasctl-${stage}-usage`,
     userPool,
+    accountId: LOCAL_ACCOUNT_ID,
+    tenantRuntimeRoleArn: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/saasctl-${stage}-tenant-runtime`,
   };
 }
+
+/** The account id the local emulators answer with. */
+export const LOCAL_ACCOUNT_ID = '000000000000';
 
 /** Checks a platform parameter's JSON before anything uses it, naming what is missing. */
 export function parsePlatformConfig(json: string, source: string): PlatformConfig {
@@ -76,6 +85,8 @@ export function parsePlatformConfig(json: string, source: string): PlatformConfi
     'usageStream',
     'userPool.id',
     'userPool.clientId',
+    'accountId',
+    'tenantRuntimeRoleArn',
   ];
   const missing = required.filter((p) => typeof pick(value, p) !== 'string' || pick(value, p) === '');
   if (missing.length > 0) throw invalid(source, `it lacks ${missing.join(', ')}`);

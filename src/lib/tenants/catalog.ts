@@ -26,6 +26,28 @@ export interface ChangeRequest {
   readonly reason?: string;
 }
 
+/** Fields changed by `update`: descriptive ones, and the silo resources workflows attach. */
+const UPDATABLE_FIELDS = [
+  'name',
+  'planPrice',
+  'dataTable',
+  'keyArn',
+  'accountId',
+  'accountRequestId',
+] as const;
+export type UpdatableFields = Partial<Pick<Tenant, (typeof UPDATABLE_FIELDS)[number]>>;
+
+/** Where a tenant's onboarding or offboarding workflow stands (shown by `tenant status`). */
+export interface WorkflowProgress {
+  readonly workflow: string;
+  readonly status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  readonly step?: string;
+  readonly completedSteps: readonly string[];
+  readonly error?: { readonly name: string; readonly message: string };
+  readonly executionArn?: string;
+  readonly updatedAt: string;
+}
+
 /** Which status may follow which (DESIGN.md lifecycle). */
 export const ALLOWED_TRANSITIONS: Readonly<Record<TenantStatus, readonly TenantStatus[]>> = {
   PROVISIONING: ['ACTIVE', 'OFFBOARDING'],
@@ -208,8 +230,8 @@ export class TenantCatalog {
   /** Changes descriptive fields (name, plan price); unchanged values are not written. */
   async update(
     tenantId: string,
-    fields: { readonly name?: string; readonly planPrice?: number },
-    change: ChangeRequest,
+    fields: UpdatableFields,
+    change: ChangeRequest & { readonly action?: string },
   ): Promise<TransitionResult> {
     for (let attempt = 0; ; attempt++) {
       const current = await this.require(tenantId);
@@ -218,19 +240,51 @@ export class TenantCatalog {
       }
       const changes: NonNullable<AuditRecord['changes']> = {};
       const set: Record<string, string | number> = {};
-      if (fields.name !== undefined && fields.name !== current.name) {
-        changes.name = { from: current.name, to: fields.name };
-        set.name = fields.name;
-      }
-      if (fields.planPrice !== undefined && fields.planPrice !== current.planPrice) {
-        changes.planPrice = { from: current.planPrice, to: fields.planPrice };
-        set.planPrice = fields.planPrice;
+      for (const field of UPDATABLE_FIELDS) {
+        const value = fields[field];
+        if (value === undefined || value === current[field]) continue;
+        changes[field] = { from: current[field], to: value };
+        set[field] = value;
       }
       if (Object.keys(set).length === 0) return { tenant: current, changed: false };
-      const updated = await this.write(current, set, change, { action: 'update', changes });
+      const updated = await this.write(current, set, change, { action: change.action ?? 'update', changes });
       if (updated) return { tenant: updated, changed: true };
       if (attempt >= MAX_CONFLICT_RETRIES) throw concurrentChange(tenantId);
     }
+  }
+
+  /**
+   * Records workflow progress on the tenant item. Not a status change, so not versioned:
+   * the workflow engine is its only writer. A tenant that does not exist yet is left alone.
+   */
+  async recordWorkflow(tenantId: string, progress: WorkflowProgress): Promise<void> {
+    try {
+      await this.db.send(
+        new (sdk.documents().UpdateCommand)({
+          TableName: this.table,
+          Key: keys.tenant(tenantId),
+          UpdateExpression: 'SET #workflow = :progress',
+          ConditionExpression: 'attribute_exists(PK)',
+          ExpressionAttributeNames: { '#workflow': 'workflow' },
+          ExpressionAttributeValues: { ':progress': progress },
+        }),
+      );
+    } catch (err) {
+      if (!isAwsError(err, 'ConditionalCheckFailedException')) throw err;
+    }
+  }
+
+  async workflow(tenantId: string): Promise<WorkflowProgress | undefined> {
+    const { Item } = await this.db.send(
+      new (sdk.documents().GetCommand)({
+        TableName: this.table,
+        Key: keys.tenant(tenantId),
+        ConsistentRead: true,
+        ProjectionExpression: '#workflow',
+        ExpressionAttributeNames: { '#workflow': 'workflow' },
+      }),
+    );
+    return Item?.workflow as WorkflowProgress | undefined;
   }
 
   /**
@@ -331,6 +385,7 @@ const TENANT_FIELDS = [
   'dataTable',
   'keyArn',
   'accountId',
+  'accountRequestId',
   'statusReason',
 ] as const;
 

@@ -1,5 +1,7 @@
 import type { Platform } from '../platform/platform.js';
 import { TenantCatalog } from './catalog.js';
+import { tenantKeyPolicy } from '../keys/key-policy.js';
+import type { RunOptions } from '../workflow/runner.js';
 import type { OnboardDependencies } from './onboarding.js';
 import { TierCatalog } from './tiers.js';
 
@@ -10,13 +12,29 @@ export function catalogs(platform: Platform): { catalog: TenantCatalog; tiers: T
   return { catalog: new TenantCatalog(db, table), tiers: new TierCatalog(db, table) };
 }
 
-export function onboardDependencies(platform: Platform): OnboardDependencies {
+export function onboardDependencies(platform: Platform, runOptions?: RunOptions): OnboardDependencies {
+  const { catalog, tiers } = catalogs(platform);
+  const { config, clients } = platform;
   return {
-    ...catalogs(platform),
-    cognito: () => platform.clients.cognito(),
-    userPoolId: platform.config.userPool.id,
+    catalog,
+    tiers,
+    stage: config.stage,
+    sink: { record: (tenantId, progress) => catalog.recordWorkflow(tenantId, progress) },
+    cognito: () => clients.cognito(),
+    kms: (region) => clients.forRegion(region).kms(),
+    dynamodb: (region) => clients.forRegion(region).dynamodb(),
+    organizations: () => clients.organizations(),
+    keyPolicy: (tenantId, region) =>
+      tenantKeyPolicy({
+        accountId: config.accountId,
+        region,
+        tenantId,
+        runtimeRoleArn: config.tenantRuntimeRoleArn,
+      }),
+    userPoolId: config.userPool.id,
     actor: () => platform.actor(),
     // The local stack has no mail: the admin's password is set with `saasctl user` commands.
     suppressInvitation: platform.target.name === 'local',
+    ...(runOptions ? { runOptions } : {}),
   };
 }

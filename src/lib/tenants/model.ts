@@ -30,6 +30,8 @@ export interface Tenant {
   readonly dataTable?: string;
   readonly keyArn?: string;
   readonly accountId?: string;
+  /** The Organizations CreateAccount request, while the tenant's account is being created. */
+  readonly accountRequestId?: string;
   readonly statusReason?: string;
 }
 

@@ -1,11 +1,9 @@
-import type { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
-
-import { conflict, usageError } from '../cli/errors.js';
-import { runStep, type Reporter } from '../cli/reporter.js';
-import { ensureAdminUser, ensureTenantGroup, tenantGroupName } from '../identity/cognito.js';
-import type { TenantCatalog } from './catalog.js';
+import { usageError } from '../cli/errors.js';
+import type { Reporter } from '../cli/reporter.js';
+import { onboardingWorkflow, type OnboardingServices } from '../workflow/onboarding.js';
+import { runWorkflow, type ProgressSink, type RunOptions } from '../workflow/runner.js';
 import { assertDisplayName, assertEmail, assertPlanPrice, assertTenantId, type Tenant } from './model.js';
-import { isPooled, type TierCatalog } from './tiers.js';
+import type { TierCatalog } from './tiers.js';
 
 export interface OnboardRequest {
   readonly tenantId: string;
@@ -16,14 +14,12 @@ export interface OnboardRequest {
   readonly planPrice?: number;
 }
 
-export interface OnboardDependencies {
-  readonly catalog: TenantCatalog;
+export interface OnboardDependencies extends Omit<OnboardingServices, 'actor'> {
   readonly tiers: TierCatalog;
-  /** Built on first use, so bad input is refused before any client exists. */
-  readonly cognito: () => CognitoIdentityProviderClient;
-  readonly userPoolId: string;
   readonly actor: () => Promise<string>;
-  readonly suppressInvitation: boolean;
+  readonly stage: string;
+  readonly sink: ProgressSink;
+  readonly runOptions?: RunOptions;
 }
 
 export type StepOutcome = 'created' | 'exists';
@@ -34,9 +30,6 @@ export interface OnboardResult {
   readonly changed: boolean;
   readonly steps: readonly { readonly step: string; readonly outcome: StepOutcome }[];
 }
-
-/** Statuses from which re-running onboard may carry on. */
-const RESUMABLE = new Set(['PROVISIONING', 'ACTIVE']);
 
 /** Checks every field against its rule before anything is started or written (exit 2). */
 export function validateOnboardRequest(input: OnboardRequest): OnboardRequest {
@@ -57,9 +50,10 @@ export function validateOnboardRequest(input: OnboardRequest): OnboardRequest {
 }
 
 /**
- * Pooled onboarding: record PROVISIONING -> Cognito group -> admin user -> ACTIVE. Every step
- * looks before it creates, so re-running (or running twice at once) converges on one record,
- * one group and one admin user.
+ * Onboards a tenant through the onboarding workflow: record PROVISIONING -> (enterprise-account)
+ * its AWS account -> (silo) its KMS key and table -> Cognito group -> admin user -> ACTIVE.
+ * Every step looks before it creates, so re-running (or running twice at once) converges on
+ * one of each; a failed step is recorded on the tenant, and a re-run resumes.
  */
 export async function onboardTenant(
   deps: OnboardDependencies,
@@ -68,105 +62,22 @@ export async function onboardTenant(
 ): Promise<OnboardResult> {
   const request = validateOnboardRequest(input);
   const tier = await deps.tiers.require(request.tier);
-  if (!isPooled(tier.isolation)) {
-    throw conflict(
-      'SILO_NOT_SUPPORTED',
-      `Tier "${tier.name}" is a ${tier.isolation} tier; silo onboarding is not supported yet.`,
-      ['Onboard on a pooled tier (starter, pro, business) for now.'],
-    );
-  }
-  const actor = await deps.actor();
-  const steps: { step: string; outcome: StepOutcome }[] = [];
-
-  const record = await runStep(
+  const services: OnboardingServices = { ...deps, actor: await deps.actor() };
+  const reports = await runWorkflow(
+    onboardingWorkflow,
+    { ...request, isolation: tier.isolation, stage: deps.stage },
+    services,
+    deps.sink,
     reporter,
-    `tenant record ${request.tenantId}`,
-    async () => {
-      const result = await deps.catalog.create(
-        { ...request, isolation: tier.isolation },
-        { actor, reason: 'onboard' },
-      );
-      if (!result.created) assertResumable(result.tenant, request);
-      return result;
-    },
-    (r) => ({ changed: r.created, detail: r.created ? 'PROVISIONING' : `exists, ${r.tenant.status}` }),
+    deps.runOptions,
   );
-  steps.push({ step: 'record', outcome: record.created ? 'created' : 'exists' });
-
-  const cognito = deps.cognito();
-  const groupCreated = await runStep(
-    reporter,
-    `Cognito group ${tenantGroupName(request.tenantId)}`,
-    () => ensureTenantGroup(cognito, deps.userPoolId, request.tenantId),
-    (created) => ({ changed: created }),
-  );
-  steps.push({ step: 'group', outcome: groupCreated ? 'created' : 'exists' });
-
-  const user = await runStep(
-    reporter,
-    `admin user ${request.adminEmail}`,
-    () =>
-      ensureAdminUser(cognito, {
-        userPoolId: deps.userPoolId,
-        tenantId: request.tenantId,
-        tier: tier.name,
-        email: request.adminEmail,
-        suppressInvitation: deps.suppressInvitation,
-      }),
-    (r) => ({ changed: r.created }),
-  );
-  steps.push({ step: 'adminUser', outcome: user.created ? 'created' : 'exists' });
-
-  const activated = await runStep(
-    reporter,
-    'activate',
-    () =>
-      deps.catalog.transition(request.tenantId, 'ACTIVE', {
-        actor,
-        action: 'activate',
-        reason: 'onboarding complete',
-      }),
-    (r) => ({ changed: r.changed, detail: r.changed ? 'ACTIVE' : 'already ACTIVE' }),
-  );
-  steps.push({ step: 'activate', outcome: activated.changed ? 'created' : 'exists' });
-
-  return { tenant: activated.tenant, changed: steps.some((s) => s.outcome === 'created'), steps };
-}
-
-/**
- * Re-running onboard is idempotent only for the same request, and only while the tenant is
- * PROVISIONING or ACTIVE; anything else is a conflict.
- */
-function assertResumable(existing: Tenant, request: OnboardRequest): void {
-  assertSameRequest(existing, request);
-  if (RESUMABLE.has(existing.status)) return;
-  throw conflict(
-    'TENANT_NOT_ONBOARDABLE',
-    `Tenant "${request.tenantId}" exists and is ${existing.status}; onboarding cannot resume from there.`,
-    existing.status === 'SUSPENDED' ? ['Resume it with `saasctl tenant resume`.'] : [],
-  );
-}
-
-function assertSameRequest(existing: Tenant, request: OnboardRequest): void {
-  const differences: string[] = [];
-  if (existing.tier !== request.tier) differences.push(`tier is ${existing.tier}, not ${request.tier}`);
-  if (existing.name !== request.name) differences.push(`name is "${existing.name}", not "${request.name}"`);
-  if (existing.adminEmail !== request.adminEmail) {
-    differences.push(`admin email is ${existing.adminEmail}, not ${request.adminEmail}`);
-  }
-  if (existing.region !== request.region)
-    differences.push(`region is ${existing.region}, not ${request.region}`);
-  if (request.planPrice !== undefined && existing.planPrice !== request.planPrice) {
-    differences.push(`plan price is ${existing.planPrice ?? 'the tier price'}, not ${request.planPrice}`);
-  }
-  if (differences.length === 0) return;
-  throw conflict(
-    'TENANT_EXISTS',
-    `Tenant "${request.tenantId}" already exists and differs: its ${differences.join('; its ')}.`,
-    [
-      'Re-run onboard with the same values to resume it,',
-      'or change it with `saasctl tenant update` (name, plan price); a tier change is a promotion.',
-    ],
-    { differences },
-  );
+  const steps = reports.map((r) => ({
+    step: r.step,
+    outcome: r.outcome.changed ? ('created' as const) : ('exists' as const),
+  }));
+  return {
+    tenant: await deps.catalog.require(request.tenantId),
+    changed: steps.some((s) => s.outcome === 'created'),
+    steps,
+  };
 }

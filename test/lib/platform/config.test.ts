@@ -28,6 +28,8 @@ function fullConfig(): PlatformConfig {
       onboarding: 'arn:aws:states:eu-west-1:123456789012:stateMachine:onboarding',
       offboarding: 'arn:aws:states:eu-west-1:123456789012:stateMachine:offboarding',
     },
+    accountId: '123456789012',
+    tenantRuntimeRoleArn: 'arn:aws:iam::123456789012:role/saasctl-prod-tenant-runtime',
   };
 }
 
@@ -65,6 +67,8 @@ describe('platform configuration', () => {
         rawLakeBucket: 'saasctl-local-raw-lake',
         usageStream: 'saasctl-local-usage',
         userPool: { id: 'local_pool', clientId: 'client1' },
+        accountId: '000000000000',
+        tenantRuntimeRoleArn: 'arn:aws:iam::000000000000:role/saasctl-local-tenant-runtime',
       });
     });
 
@@ -90,7 +94,7 @@ describe('platform configuration', () => {
       expect(err.exitCode).to.equal(1);
       expect(err.message).to.equal(
         `The platform configuration ${SOURCE} is unusable: it lacks stage, region, tables.controlPlane, ` +
-          'tables.pooled, tables.usage, tables.ledger, rawLakeBucket, usageStream, userPool.id, userPool.clientId.',
+          'tables.pooled, tables.usage, tables.ledger, rawLakeBucket, usageStream, userPool.id, userPool.clientId, accountId, tenantRuntimeRoleArn.',
       );
       expect(err.actions[0]).to.include('Redeploy the infra app');
     });

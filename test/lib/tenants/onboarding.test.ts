@@ -131,6 +131,7 @@ describe('onboardTenant', () => {
   let cognitoBuilt: number;
   let actorAsked: number;
   let deps: OnboardDependencies;
+  let progress_: string[];
 
   beforeEach(() => {
     ddb.reset();
@@ -153,7 +154,17 @@ describe('onboardTenant', () => {
         return ACTOR;
       },
       suppressInvitation: true,
+      stage: 'test',
+      sink: {
+        record: async (tenantId, progress) =>
+          void progress_.push(`${tenantId} ${progress.status} ${progress.step ?? ''}`.trim()),
+      },
+      kms: () => expect.fail('a pooled tenant needs no KMS client'),
+      dynamodb: () => expect.fail('a pooled tenant needs no table'),
+      organizations: () => expect.fail('a pooled tenant needs no account'),
+      keyPolicy: () => expect.fail('a pooled tenant needs no key policy'),
     };
+    progress_ = [];
   });
 
   function expectNothingSent(): void {
@@ -166,7 +177,11 @@ describe('onboardTenant', () => {
   it('records, creates group and admin user, then activates, in that order', async () => {
     mockTier(tier('pro'));
     ddb.on(PutCommand).resolves({});
-    mockTenantRecord(tenant());
+    const activated = tenant({ status: 'ACTIVE', statusReason: 'onboarding complete', version: 2 });
+    ddb
+      .on(GetCommand, { Key: { PK: 'TENANT#acme', SK: 'PROFILE' } })
+      .resolvesOnce({ Item: storedTenant(tenant()) })
+      .resolves({ Item: storedTenant(activated) });
     ddb.on(UpdateCommand).resolves({ Attributes: storedTenant(tenant()) });
     cognito.on(GetGroupCommand).rejects(awsError('ResourceNotFoundException'));
     cognito.on(CreateGroupCommand).resolves({});
@@ -189,15 +204,16 @@ describe('onboardTenant', () => {
       'dynamodb UpdateCommand TENANT#acme PROFILE',
       `dynamodb PutCommand TENANT#acme AUDIT#${NOW}#00000001`,
       `dynamodb PutCommand TENANT#acme AUDIT#${NOW}#00000002`,
+      'dynamodb GetCommand TENANT#acme PROFILE',
     ]);
     expect(result).to.deep.equal({
       tenant: tenant({ status: 'ACTIVE', statusReason: 'onboarding complete', version: 2 }),
       changed: true,
       steps: [
-        { step: 'record', outcome: 'created' },
-        { step: 'group', outcome: 'created' },
-        { step: 'adminUser', outcome: 'created' },
-        { step: 'activate', outcome: 'created' },
+        { step: 'CreateTenantRecord', outcome: 'created' },
+        { step: 'CreateTenantGroup', outcome: 'created' },
+        { step: 'CreateAdminUser', outcome: 'created' },
+        { step: 'ActivateTenant', outcome: 'created' },
       ],
     });
     expect(reporter.events).to.deep.equal([
@@ -291,20 +307,29 @@ describe('onboardTenant', () => {
     expect(cognitoBuilt).to.equal(0);
   });
 
-  for (const silo of ['enterprise', 'enterprise-account']) {
-    it(`refuses the silo tier ${silo} with exit 4 SILO_NOT_SUPPORTED and writes nothing`, async () => {
-      mockTier(tier(silo));
+  it('runs the silo steps for an enterprise tenant and records progress on the tenant', async () => {
+    mockTier(tier('enterprise'));
+    ddb.on(PutCommand).rejects(awsError('ConditionalCheckFailedException'));
+    mockTenantRecord(tenant({ tier: 'enterprise', isolation: 'silo', status: 'PROVISIONING' }));
+    const siloDeps: OnboardDependencies = {
+      ...deps,
+      kms: () => {
+        throw awsError('InjectedKmsOutage');
+      },
+    };
 
-      const err = await rejectionOf(onboardTenant(deps, { ...request, tier: silo }, reporter));
+    const err = await onboardTenant(siloDeps, { ...request, tier: 'enterprise' }, reporter).catch(
+      (e: unknown) => e,
+    );
 
-      expect(err.code).to.equal('SILO_NOT_SUPPORTED');
-      expect(err.exitCode).to.equal(4);
-      expect(err.message).to.include(`Tier "${silo}" is a ${tier(silo).isolation} tier`);
-      expect(callSequence()).to.deep.equal([`dynamodb GetCommand TIER#${silo} TIER`]);
-      expect(cognitoBuilt).to.equal(0);
-      expect(reporter.events).to.deep.equal([]);
-    });
-  }
+    expect((err as Error).name).to.equal('InjectedKmsOutage');
+    expect(progress_).to.deep.equal([
+      'acme RUNNING CreateTenantRecord',
+      'acme RUNNING CreateTenantKey',
+      'acme FAILED CreateTenantKey',
+    ]);
+    expect(cognitoBuilt, 'identity steps come after the silo resources').to.equal(0);
+  });
 
   it('refuses an existing tenant on another tier with exit 4 TENANT_EXISTS and changes nothing', async () => {
     mockTier(tier('pro'));
@@ -373,10 +398,10 @@ describe('onboardTenant', () => {
       tenant: active,
       changed: false,
       steps: [
-        { step: 'record', outcome: 'exists' },
-        { step: 'group', outcome: 'exists' },
-        { step: 'adminUser', outcome: 'exists' },
-        { step: 'activate', outcome: 'exists' },
+        { step: 'CreateTenantRecord', outcome: 'exists' },
+        { step: 'CreateTenantGroup', outcome: 'exists' },
+        { step: 'CreateAdminUser', outcome: 'exists' },
+        { step: 'ActivateTenant', outcome: 'exists' },
       ],
     });
     expect(callSequence()).to.deep.equal([
@@ -386,6 +411,7 @@ describe('onboardTenant', () => {
       'cognito GetGroupCommand tenant-acme',
       'cognito AdminGetUserCommand ops@acme.example',
       'cognito AdminAddUserToGroupCommand tenant-acme',
+      'dynamodb GetCommand TENANT#acme PROFILE',
       'dynamodb GetCommand TENANT#acme PROFILE',
     ]);
     expect(reporter.events).to.deep.equal([
@@ -413,12 +439,14 @@ describe('onboardTenant', () => {
     const result = await onboardTenant(deps, request, reporter);
 
     expect(result.changed).to.equal(true);
-    expect(result.tenant.status).to.equal('ACTIVE');
+    expect(ddb.commandCalls(UpdateCommand)[0].args[0].input.ExpressionAttributeValues?.[':v0']).to.equal(
+      'ACTIVE',
+    );
     expect(result.steps).to.deep.equal([
-      { step: 'record', outcome: 'exists' },
-      { step: 'group', outcome: 'exists' },
-      { step: 'adminUser', outcome: 'created' },
-      { step: 'activate', outcome: 'created' },
+      { step: 'CreateTenantRecord', outcome: 'exists' },
+      { step: 'CreateTenantGroup', outcome: 'exists' },
+      { step: 'CreateAdminUser', outcome: 'created' },
+      { step: 'ActivateTenant', outcome: 'created' },
     ]);
     expect(cognito.commandCalls(CreateGroupCommand)).to.have.length(0);
     expect(cognito.commandCalls(AdminCreateUserCommand)).to.have.length(1);
