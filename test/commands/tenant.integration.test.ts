@@ -98,10 +98,10 @@ describe('tenant commands on the embedded stack', function () {
       expect(body.tenant.createdAt).to.match(/^\d{4}-\d\d-\d\dT/);
       expect(body.tenant.updatedAt).to.match(/^\d{4}-\d\d-\d\dT/);
       expect(body.steps).to.deep.equal([
-        { step: 'record', outcome: 'created' },
-        { step: 'group', outcome: 'created' },
-        { step: 'adminUser', outcome: 'created' },
-        { step: 'activate', outcome: 'created' },
+        { step: 'CreateTenantRecord', outcome: 'created' },
+        { step: 'CreateTenantGroup', outcome: 'created' },
+        { step: 'CreateAdminUser', outcome: 'created' },
+        { step: 'ActivateTenant', outcome: 'created' },
       ]);
     });
 
@@ -123,11 +123,12 @@ describe('tenant commands on the embedded stack', function () {
       expect((shown.json as { tenant: Tenant }).tenant).to.include({ tier: 'pro', version: 2 });
     });
 
-    it('answers a silo tier with "not supported yet" (exit 4) and writes nothing', async () => {
+    it('onboards a silo tenant with its own KMS key and table', async () => {
       const result = await run([...onboardArgs('bigco', 'enterprise'), '--json'], home);
-      expect(result.exitCode).to.equal(4);
-      expect((result.json as ErrorEnvelope).error.code).to.equal('SILO_NOT_SUPPORTED');
-      expect((await run(['tenant', 'show', 'bigco', '--json'], home)).exitCode).to.equal(3);
+      expect(result.exitCode, JSON.stringify(result.json)).to.equal(0);
+      const { tenant } = result.json as { tenant: Tenant };
+      expect(tenant).to.include({ isolation: 'silo', status: 'ACTIVE', dataTable: 'local-tenant-bigco' });
+      expect(tenant.keyArn).to.match(/^arn:aws:kms:us-east-1:000000000000:key\//);
     });
 
     it('refuses an unknown tier with exit 2, listing the tiers, and writes nothing', async () => {

@@ -6,7 +6,8 @@ import { onboardDependencies } from '../../lib/tenants/context.js';
 import { onboardTenant, validateOnboardRequest, type OnboardResult } from '../../lib/tenants/onboarding.js';
 
 export default class TenantOnboard extends SaasctlCommand {
-  static override summary = 'Onboard a tenant: catalog record, Cognito group and admin user, then ACTIVE.';
+  static override summary =
+    'Onboard a tenant: catalog record, its silo account, key and table (silo tiers), Cognito group and admin user, then ACTIVE.';
   static override description =
     'Idempotent: re-running the same request resumes or confirms it and creates nothing twice. ' +
     'Onboarding an existing tenant with different values is a conflict (exit 4).';
@@ -30,7 +31,7 @@ export default class TenantOnboard extends SaasctlCommand {
       description: 'Monthly plan price in USD, when it differs from the tier price',
     }),
   };
-  static override localServices = ['dynamodb', 'cognito'] as const;
+  static override localServices = ['dynamodb', 'cognito', 'kms', 'organizations'] as const;
   static override mutating = true;
 
   async run(): Promise<OnboardResult> {
@@ -46,7 +47,11 @@ export default class TenantOnboard extends SaasctlCommand {
       planPrice: flags['plan-price'],
     });
     const platform = await this.platform(controlPlane);
-    const result = await onboardTenant(onboardDependencies(platform), request, this.reporter);
+    const result = await onboardTenant(
+      onboardDependencies(platform, { failOnce: process.env.SAASCTL_TEST_FAIL_STEP }),
+      request,
+      this.reporter,
+    );
     this.log(
       result.changed
         ? `Onboarded ${result.tenant.tenantId}.`

@@ -46,6 +46,10 @@ async function createResources(
       return ensureBucket(clients, names.rawLakeBucket);
     case 'kinesis':
       return ensureStream(clients, names.usageStream);
+    case 'kms':
+    case 'organizations':
+      // Tenant keys and accounts are created by onboarding; nothing to set up.
+      return;
   }
 }
 

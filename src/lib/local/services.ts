@@ -6,8 +6,10 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-/** The third-party emulators the local stack runs (the project's own come under emulators/). */
-export const LOCAL_SERVICES = ['dynamodb', 's3', 'kinesis', 'cognito'] as const;
+import { LOCAL_ACCOUNT_ID } from '../platform/config.js';
+
+/** The emulators the local stack runs: third-party ones, and the project's own (emulators/). */
+export const LOCAL_SERVICES = ['dynamodb', 's3', 'kinesis', 'cognito', 'kms', 'organizations'] as const;
 export type LocalService = (typeof LOCAL_SERVICES)[number];
 
 export interface RunningService {
@@ -22,7 +24,11 @@ export function serviceDirectory(home: string, service: LocalService): string {
 }
 
 /** Starts one emulator on an ephemeral loopback port, its state under `home/<service>`. */
-export async function startService(home: string, service: LocalService): Promise<RunningService> {
+export async function startService(
+  home: string,
+  service: LocalService,
+  region: string,
+): Promise<RunningService> {
   const directory = serviceDirectory(home, service);
   await mkdir(directory, { recursive: true });
   switch (service) {
@@ -42,6 +48,14 @@ export async function startService(home: string, service: LocalService): Promise
     }
     case 'cognito':
       return startCognito(directory);
+    case 'kms': {
+      const { startKmsEmulator } = await import('./emulators/kms.js');
+      return startKmsEmulator({ directory, region, accountId: LOCAL_ACCOUNT_ID });
+    }
+    case 'organizations': {
+      const { startOrganizationsEmulator } = await import('./emulators/organizations.js');
+      return startOrganizationsEmulator({ directory, accountId: LOCAL_ACCOUNT_ID });
+    }
   }
 }
 

@@ -178,7 +178,7 @@ export class StackOwner {
     let pending = this.starting.get(service);
     if (!pending) {
       pending = (async () => {
-        const running = await startService(this.options.home, service);
+        const running = await startService(this.options.home, service, this.options.region);
         this.services.set(service, running);
         const clients = localClients({ [service]: running.endpoint }, this.options.region);
         try {

@@ -254,6 +254,28 @@ export class TenantCatalog {
   }
 
   /**
+   * Audits an action on the tenant that changes no field of its record (a key disabled, a
+   * data export): the record's version is named, not bumped.
+   */
+  async recordEvent(
+    tenantId: string,
+    event: ChangeRequest & { readonly action: string; readonly changes?: AuditRecord['changes'] },
+  ): Promise<AuditRecord> {
+    const tenant = await this.require(tenantId);
+    const record: AuditRecord = {
+      tenantId,
+      at: this.now().toISOString(),
+      action: event.action,
+      actor: event.actor,
+      ...(event.reason ? { reason: event.reason } : {}),
+      version: tenant.version,
+      ...(event.changes ? { changes: event.changes } : {}),
+    };
+    await this.writeAudit(record);
+    return record;
+  }
+
+  /**
    * Records workflow progress on the tenant item. Not a status change, so not versioned:
    * the workflow engine is its only writer. A tenant that does not exist yet is left alone.
    */

@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import type { RunningService } from '../services.js';
+
+/** An error the SDK client sees as an exception whose `name` is `type`. */
+export class ServiceError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly statusCode = 400,
+  ) {
+    super(message);
+  }
+}
+
+export type JsonObject = Readonly<Record<string, unknown>>;
+export type OperationHandler = (input: JsonObject) => unknown;
+
+export interface JsonProtocolOptions {
+  /** The part of `X-Amz-Target` before the dot, such as `TrentService`. */
+  readonly targetPrefix: string;
+  readonly operations: Readonly<Record<string, OperationHandler>>;
+}
+
+/**
+ * Serves an AWS JSON 1.1 API (POST /, `X-Amz-Target: <prefix>.<Operation>`) on an ephemeral
+ * loopback port. Handlers run one at a time, so they never see each other's half-applied state
+ * and their writes to disk land in order; `stop()` waits for the last one.
+ */
+export async function startJsonProtocolServer(options: JsonProtocolOptions): Promise<RunningService> {
+  let queue: Promise<unknown> = Promise.resolve();
+  const exclusive = (handler: OperationHandler, input: JsonObject): Promise<unknown> => {
+    const result = queue.then(() => handler(input));
+    queue = result.catch(() => undefined);
+    return result;
+  };
+  const server = createServer((request, response) => void serve(options, exclusive, request, response));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      await queue;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+async function serve(
+  options: JsonProtocolOptions,
+  exclusive: (handler: OperationHandler, input: JsonObject) => Promise<unknown>,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
+  try {
+    const body = await readBody(request);
+    const target = request.headers['x-amz-target'];
+    const [prefix, name] = typeof target === 'string' ? target.split('.', 2) : [];
+    const operation = request.method === 'POST' && prefix === options.targetPrefix ? name : undefined;
+    // hasOwn, so that `<prefix>.constructor` does not find Object's.
+    const handler =
+      operation && Object.hasOwn(options.operations, operation) ? options.operations[operation] : undefined;
+    if (!handler) throw new ServiceError('UnknownOperationException', `Unknown operation ${String(target)}`);
+    reply(response, 200, (await exclusive(handler, parseBody(body))) ?? {});
+  } catch (error) {
+    const known = error instanceof ServiceError;
+    reply(response, known ? error.statusCode : 500, {
+      __type: known ? error.type : 'InternalFailure',
+      message: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
+function readBody(request: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });
+}
+
+function parseBody(body: string): JsonObject {
+  let parsed: unknown;
+  try {
+    parsed = body.trim() === '' ? {} : JSON.parse(body);
+  } catch {
+    throw new ServiceError('SerializationException', 'The request body is not valid JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ServiceError('SerializationException', 'The request body must be a JSON object');
+  }
+  return parsed as JsonObject;
+}
+
+function reply(response: ServerResponse, statusCode: number, payload: unknown): void {
+  const body = JSON.stringify(payload);
+  response.writeHead(statusCode, {
+    'content-type': 'application/x-amz-json-1.1',
+    'content-length': Buffer.byteLength(body),
+    'x-amzn-requestid': randomUUID(),
+  });
+  response.end(body);
+}
+
+/**
+ * Readers for request members. A missing, mistyped or out-of-range member is a
+ * ValidationException, the name most JSON-protocol services give it.
+ */
+export const member = {
+  optionalString(input: JsonObject, name: string): string | undefined {
+    const value = input[name];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'string') throw invalid(name, 'must be a string');
+    return value;
+  },
+  string(input: JsonObject, name: string): string {
+    const value = member.optionalString(input, name);
+    if (value === undefined) throw invalid(name, 'must not be null');
+    return value;
+  },
+  optionalInteger(input: JsonObject, name: string, min: number, max: number): number | undefined {
+    const value = input[name];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw invalid(name, `must be an integer from ${min} to ${max}`);
+    }
+    return value;
+  },
+  optionalStringMap(input: JsonObject, name: string): Readonly<Record<string, string>> | undefined {
+    const value = input[name];
+    if (value === undefined || value === null) return undefined;
+    if (
+      typeof value !== 'object' ||
+      Array.isArray(value) ||
+      Object.values(value).some((v) => typeof v !== 'string')
+    ) {
+      throw invalid(name, 'must be a map of strings');
+    }
+    return value as Record<string, string>;
+  },
+  optionalList(input: JsonObject, name: string): readonly unknown[] | undefined {
+    const value = input[name];
+    if (value === undefined || value === null) return undefined;
+    if (!Array.isArray(value)) throw invalid(name, 'must be a list');
+    return value;
+  },
+  /** Blobs travel as base64 strings in JSON. */
+  optionalBlob(input: JsonObject, name: string): Buffer | undefined {
+    const value = member.optionalString(input, name);
+    return value === undefined ? undefined : Buffer.from(value, 'base64');
+  },
+};
+
+function invalid(name: string, constraint: string): ServiceError {
+  return new ServiceError('ValidationException', `1 validation error detected: ${name} ${constraint}`);
+}
