@@ -84,6 +84,34 @@ export abstract class SaasctlCommand extends Command {
    */
   protected async confirm(message: string, yes: boolean): Promise<void> {
     if (yes) return;
+    this.refuseWithoutTerminal(message);
+    const { confirm } = await import('@inquirer/prompts');
+    const answer = await confirm({ message, default: false }, { output: process.stderr });
+    if (!answer)
+      throw new SaasctlError('ABORTED', 'Aborted: nothing was changed.', { exitCode: ExitCode.failure });
+  }
+
+  /**
+   * For what cannot be undone: the operator types the name of what goes (a tenant id). Same
+   * refusal as `confirm` without a TTY and without `--yes`.
+   */
+  protected async confirmTyped(message: string, expected: string, yes: boolean): Promise<void> {
+    if (yes) return;
+    this.refuseWithoutTerminal(message);
+    const { input } = await import('@inquirer/prompts');
+    const answer = await input(
+      { message: `${message} Type ${expected} to confirm:` },
+      { output: process.stderr },
+    );
+    if (answer.trim() !== expected) {
+      throw new SaasctlError(
+        'ABORTED',
+        `Aborted: "${answer.trim()}" is not ${expected}; nothing was changed.`,
+      );
+    }
+  }
+
+  private refuseWithoutTerminal(message: string): void {
     if (!process.stdin.isTTY || !process.stderr.isTTY || this.jsonEnabled()) {
       throw usageError(
         'CONFIRMATION_REQUIRED',
@@ -91,10 +119,6 @@ export abstract class SaasctlCommand extends Command {
         ['Pass --yes to confirm from a script.'],
       );
     }
-    const { confirm } = await import('@inquirer/prompts');
-    const answer = await confirm({ message, default: false }, { output: process.stderr });
-    if (!answer)
-      throw new SaasctlError('ABORTED', 'Aborted: nothing was changed.', { exitCode: ExitCode.failure });
   }
 
   /** A table for humans; under --json nothing is rendered at all (1,000 rows cost ~0.5 s). */

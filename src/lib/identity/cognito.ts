@@ -113,3 +113,48 @@ async function getUserAttributes(
     throw err;
   }
 }
+
+/**
+ * Deletes every user of the tenant's group, then the group. Already gone is success. Returns
+ * how many users were deleted.
+ */
+export async function deleteTenantIdentity(
+  cognito: CognitoIdentityProviderClient,
+  userPoolId: string,
+  tenantId: string,
+): Promise<{ usersDeleted: number; groupDeleted: boolean }> {
+  const idp = sdk.cognito();
+  const GroupName = tenantGroupName(tenantId);
+  let usersDeleted = 0;
+  for (;;) {
+    let page;
+    try {
+      // Always the first page: the users on it are deleted before the next look.
+      page = await cognito.send(
+        new idp.ListUsersInGroupCommand({ UserPoolId: userPoolId, GroupName, Limit: 60 }),
+      );
+    } catch (err) {
+      if (isAwsError(err, 'ResourceNotFoundException')) return { usersDeleted, groupDeleted: false };
+      throw err;
+    }
+    const users = (page.Users ?? []).filter((u) => u.Username);
+    if (users.length === 0) break;
+    for (const user of users) {
+      try {
+        await cognito.send(
+          new idp.AdminDeleteUserCommand({ UserPoolId: userPoolId, Username: user.Username }),
+        );
+        usersDeleted++;
+      } catch (err) {
+        if (!isAwsError(err, 'UserNotFoundException')) throw err;
+      }
+    }
+  }
+  try {
+    await cognito.send(new idp.DeleteGroupCommand({ UserPoolId: userPoolId, GroupName }));
+    return { usersDeleted, groupDeleted: true };
+  } catch (err) {
+    if (isAwsError(err, 'ResourceNotFoundException')) return { usersDeleted, groupDeleted: false };
+    throw err;
+  }
+}

@@ -91,6 +91,27 @@ export async function tenantKeyStatus(
   };
 }
 
+/**
+ * Schedules the tenant key's deletion (KMS allows 7 to 30 days); already pending or already
+ * gone is success. Returns the deletion date, when there is one.
+ */
+export async function scheduleTenantKeyDeletion(
+  kms: KMSClient,
+  stage: string,
+  tenantId: string,
+  days: number,
+): Promise<{ changed: boolean; deletionDate?: string }> {
+  const key = await describeKey(kms, tenantKeyAlias(stage, tenantId));
+  if (!key?.KeyId) return { changed: false };
+  if (key.KeyState === 'PendingDeletion') {
+    return { changed: false, ...(key.DeletionDate ? { deletionDate: key.DeletionDate.toISOString() } : {}) };
+  }
+  const { DeletionDate } = await kms.send(
+    new (sdk.kms().ScheduleKeyDeletionCommand)({ KeyId: key.KeyId, PendingWindowInDays: days }),
+  );
+  return { changed: true, ...(DeletionDate ? { deletionDate: DeletionDate.toISOString() } : {}) };
+}
+
 export interface KillSwitchResult extends TenantKeyStatus {
   readonly changed: boolean;
   /** The proof: what KMS answered a GenerateDataKey with this key after the change. */

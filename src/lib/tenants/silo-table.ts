@@ -79,6 +79,21 @@ export async function ensureTenantTable(
   return { tableName: TableName, created, pointInTimeRecovery };
 }
 
+/** Deletes the silo tenant's table; already gone is success. */
+export async function deleteTenantTable(
+  db: DynamoDBClient,
+  stage: string,
+  tenantId: string,
+): Promise<boolean> {
+  try {
+    await db.send(new (sdk.dynamodb().DeleteTableCommand)({ TableName: tenantTableName(stage, tenantId) }));
+    return true;
+  } catch (err) {
+    if (isAwsError(err, 'ResourceNotFoundException')) return false;
+    throw err;
+  }
+}
+
 async function waitForActive(db: DynamoDBClient, TableName: string): Promise<void> {
   const ddb = sdk.dynamodb();
   for (let attempt = 0; attempt < 60; attempt++) {

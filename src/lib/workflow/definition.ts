@@ -30,6 +30,8 @@ export interface TenantWorkflowInput {
   readonly stage: string;
   readonly planPrice?: number;
   readonly reason?: string;
+  /** Offboarding: the days KMS waits before deleting the tenant's key (7-30). */
+  readonly keyDeletionDays?: number;
 }
 
 export interface StepOutcome {
