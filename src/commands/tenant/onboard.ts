@@ -30,6 +30,12 @@ export default class TenantOnboard extends SaasctlCommand {
     'plan-price': Flags.integer({
       description: 'Monthly plan price in USD, when it differs from the tier price',
     }),
+    wait: Flags.boolean({
+      description:
+        'Follow the Step Functions execution to its end (aws target); --no-wait returns its reference',
+      default: true,
+      allowNo: true,
+    }),
   };
   static override localServices = ['dynamodb', 'cognito', 'kms', 'organizations'] as const;
   static override mutating = true;
@@ -48,16 +54,17 @@ export default class TenantOnboard extends SaasctlCommand {
     });
     const platform = await this.platform(controlPlane);
     const result = await onboardTenant(
-      onboardDependencies(platform, { failOnce: process.env.SAASCTL_TEST_FAIL_STEP }),
+      onboardDependencies(platform, { failOnce: process.env.SAASCTL_TEST_FAIL_STEP }, flags.wait),
       request,
       this.reporter,
     );
-    this.log(
-      result.changed
-        ? `Onboarded ${result.tenant.tenantId}.`
-        : `${result.tenant.tenantId} is already onboarded.`,
-    );
-    this.log(tenantFields(result.tenant));
+    if (result.execution && !flags.wait) {
+      this.log(`Started ${result.execution.executionArn}`);
+      this.log(`Follow it with: saasctl tenant status ${request.tenantId}`);
+      return result;
+    }
+    this.log(result.changed ? `Onboarded ${request.tenantId}.` : `${request.tenantId} is already onboarded.`);
+    if (result.tenant) this.log(tenantFields(result.tenant));
     return result;
   }
 }

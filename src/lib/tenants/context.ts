@@ -12,7 +12,11 @@ export function catalogs(platform: Platform): { catalog: TenantCatalog; tiers: T
   return { catalog: new TenantCatalog(db, table), tiers: new TierCatalog(db, table) };
 }
 
-export function onboardDependencies(platform: Platform, runOptions?: RunOptions): OnboardDependencies {
+export function onboardDependencies(
+  platform: Platform,
+  runOptions?: RunOptions,
+  wait = true,
+): OnboardDependencies {
   const { catalog, tiers } = catalogs(platform);
   const { config, clients } = platform;
   return {
@@ -37,5 +41,15 @@ export function onboardDependencies(platform: Platform, runOptions?: RunOptions)
     suppressInvitation: platform.target.name === 'local',
     // The local emulators answer at once: retry intervals (an account being created) shrink.
     runOptions: { timeScale: platform.target.name === 'local' ? 0.01 : 1, ...runOptions },
+    // On aws with a deployed state machine, onboarding runs there; elsewhere, in-process.
+    ...(platform.target.name === 'aws' && config.stateMachines?.onboarding
+      ? {
+          stepFunctions: {
+            client: () => clients.sfn(),
+            stateMachineArn: config.stateMachines.onboarding,
+            wait,
+          },
+        }
+      : {}),
   };
 }

@@ -1,7 +1,11 @@
+import type { SFNClient } from '@aws-sdk/client-sfn';
+
 import { usageError } from '../cli/errors.js';
 import type { Reporter } from '../cli/reporter.js';
 import { onboardingWorkflow, type OnboardingServices } from '../workflow/onboarding.js';
+import type { TenantWorkflowInput } from '../workflow/definition.js';
 import { runWorkflow, type ProgressSink, type RunOptions } from '../workflow/runner.js';
+import { followExecution, startExecution, type ExecutionRef, type FollowOptions } from '../workflow/sfn.js';
 import { assertDisplayName, assertEmail, assertPlanPrice, assertTenantId, type Tenant } from './model.js';
 import type { TierCatalog } from './tiers.js';
 
@@ -20,12 +24,22 @@ export interface OnboardDependencies extends Omit<OnboardingServices, 'actor'> {
   readonly stage: string;
   readonly sink: ProgressSink;
   readonly runOptions?: RunOptions;
+  /** On the aws target: run on the deployed state machine instead of in-process. */
+  readonly stepFunctions?: {
+    readonly client: () => SFNClient;
+    readonly stateMachineArn: string;
+    /** False: start the execution and return its reference (`--no-wait`). */
+    readonly wait: boolean;
+    readonly follow?: FollowOptions;
+  };
 }
 
 export type StepOutcome = 'created' | 'exists';
 
 export interface OnboardResult {
-  readonly tenant: Tenant;
+  /** Absent only with --no-wait on Step Functions, before the execution created it. */
+  readonly tenant?: Tenant;
+  readonly execution?: ExecutionRef & { readonly status?: string };
   /** False when the tenant was already fully onboarded: nothing was written. */
   readonly changed: boolean;
   readonly steps: readonly { readonly step: string; readonly outcome: StepOutcome }[];
@@ -62,10 +76,12 @@ export async function onboardTenant(
 ): Promise<OnboardResult> {
   const request = validateOnboardRequest(input);
   const tier = await deps.tiers.require(request.tier);
+  const workflowInput = { ...request, isolation: tier.isolation, stage: deps.stage };
+  if (deps.stepFunctions) return onboardOnStepFunctions(deps, workflowInput, reporter);
   const services: OnboardingServices = { ...deps, actor: await deps.actor() };
   const reports = await runWorkflow(
     onboardingWorkflow,
-    { ...request, isolation: tier.isolation, stage: deps.stage },
+    workflowInput,
     services,
     deps.sink,
     reporter,
@@ -79,5 +95,29 @@ export async function onboardTenant(
     tenant: await deps.catalog.require(request.tenantId),
     changed: steps.some((s) => s.outcome === 'created'),
     steps,
+  };
+}
+
+async function onboardOnStepFunctions(
+  deps: OnboardDependencies,
+  input: TenantWorkflowInput,
+  reporter: Reporter,
+): Promise<OnboardResult> {
+  const config = deps.stepFunctions as NonNullable<OnboardDependencies['stepFunctions']>;
+  const sfn = config.client();
+  const execution = await startExecution(sfn, config.stateMachineArn, onboardingWorkflow.name, input);
+  reporter.info(
+    `Execution ${execution.name}${execution.started ? ' started' : ' (already started by this request)'}.`,
+  );
+  if (!config.wait) {
+    const tenant = await deps.catalog.get(input.tenantId);
+    return { ...(tenant ? { tenant } : {}), execution, changed: execution.started, steps: [] };
+  }
+  const outcome = await followExecution(sfn, execution.executionArn, reporter, config.follow);
+  return {
+    tenant: await deps.catalog.require(input.tenantId),
+    execution: { ...execution, status: outcome.status },
+    changed: execution.started,
+    steps: outcome.completedSteps.map((step) => ({ step, outcome: 'created' as const })),
   };
 }
