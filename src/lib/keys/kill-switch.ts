@@ -1,6 +1,6 @@
 import { conflict } from '../cli/errors.js';
 import type { Platform } from '../platform/platform.js';
-import { catalogs } from '../tenants/context.js';
+import { catalogs, tenantClients } from '../tenants/context.js';
 import type { PlatformSource } from '../tenants/lifecycle.js';
 import { assertReason, assertTenantId, type Tenant } from '../tenants/model.js';
 import { isPooled } from '../tenants/tiers.js';
@@ -22,7 +22,7 @@ export async function keyStatus(open: PlatformSource, tenantId: string): Promise
   const platform = await open();
   const tenant = await siloTenant(platform, id);
   const status = await tenantKeyStatus(
-    platform.clients.forRegion(tenant.region).kms(),
+    tenantClients(platform, tenant.region, tenant.accountId).kms(),
     platform.config.stage,
     id,
   );
@@ -48,7 +48,7 @@ export async function switchKey(
   const why = assertReason(reason);
   const platform = await open();
   const tenant = await siloTenant(platform, id);
-  const kms = platform.clients.forRegion(tenant.region).kms();
+  const kms = tenantClients(platform, tenant.region, tenant.accountId).kms();
   const result = await setTenantKeyEnabled(kms, platform.config.stage, id, enabled);
   if (result.changed) {
     await catalogs(platform).catalog.recordEvent(id, {

@@ -34,7 +34,12 @@ export type ServiceName = (typeof SERVICES)[number];
 export interface StaticCredentials {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+  readonly expiration?: Date;
 }
+
+/** Credentials the SDK asks for when it needs them (and again when they expire). */
+export type CredentialsProvider = () => Promise<StaticCredentials>;
 
 export interface ClientFactoryOptions {
   readonly region: string;
@@ -42,7 +47,7 @@ export interface ClientFactoryOptions {
   readonly profile?: string;
   /** Per-service endpoints: the local stack's loopback servers. */
   readonly endpoints?: Partial<Record<ServiceName, string>>;
-  readonly credentials?: StaticCredentials;
+  readonly credentials?: StaticCredentials | CredentialsProvider;
   /** Total attempts per call, including the first (standard retry mode, capped backoff). */
   readonly maxAttempts?: number;
   readonly userAgent?: string;
@@ -54,7 +59,7 @@ interface BaseClientConfig {
   region: string;
   profile?: string;
   endpoint?: string;
-  credentials?: StaticCredentials;
+  credentials?: StaticCredentials | CredentialsProvider;
   maxAttempts: number;
   retryMode: 'standard';
   customUserAgent?: string;
@@ -63,6 +68,7 @@ interface BaseClientConfig {
 export class AwsClientFactory {
   private readonly cache = new Map<string, { destroy(): void }>();
   private readonly regional = new Map<string, AwsClientFactory>();
+  private readonly accounts = new Map<string, AwsClientFactory>();
 
   constructor(readonly options: ClientFactoryOptions) {}
 
@@ -186,12 +192,46 @@ export class AwsClientFactory {
     return factory;
   }
 
+  /**
+   * The same configuration acting in another account through a role there (a tenant's own
+   * account, through OrganizationAccountAccessRole). Credentials come from STS AssumeRole with
+   * this factory's identity, and are renewed five minutes before they expire.
+   */
+  inAccount(accountId: string, roleName = 'OrganizationAccountAccessRole'): AwsClientFactory {
+    const key = `${accountId}/${roleName}`;
+    let factory = this.accounts.get(key);
+    if (!factory) {
+      const RoleArn = `arn:aws:iam::${accountId}:role/${roleName}`;
+      let current: StaticCredentials | undefined;
+      const credentials: CredentialsProvider = async () => {
+        if (current?.expiration && current.expiration.getTime() - Date.now() > 5 * 60_000) return current;
+        const { Credentials } = await this.sts().send(
+          new (sdk.sts().AssumeRoleCommand)({ RoleArn, RoleSessionName: 'saasctl', DurationSeconds: 3600 }),
+        );
+        if (!Credentials?.AccessKeyId || !Credentials.SecretAccessKey) {
+          throw new Error(`STS AssumeRole into ${RoleArn} returned no credentials`);
+        }
+        current = {
+          accessKeyId: Credentials.AccessKeyId,
+          secretAccessKey: Credentials.SecretAccessKey,
+          sessionToken: Credentials.SessionToken,
+          expiration: Credentials.Expiration,
+        };
+        return current;
+      };
+      factory = new AwsClientFactory({ ...this.options, profile: undefined, credentials });
+      this.accounts.set(key, factory);
+    }
+    return factory;
+  }
+
   /** Releases every client's sockets. */
   destroy(): void {
     for (const client of this.cache.values()) client.destroy();
     this.cache.clear();
-    for (const factory of this.regional.values()) factory.destroy();
+    for (const factory of [...this.regional.values(), ...this.accounts.values()]) factory.destroy();
     this.regional.clear();
+    this.accounts.clear();
   }
 
   private cached<T extends { destroy(): void }>(key: string, build: () => T): T {

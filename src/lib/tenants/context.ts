@@ -1,6 +1,7 @@
 import type { Platform } from '../platform/platform.js';
 import { TenantCatalog } from './catalog.js';
 import { tenantKeyPolicy } from '../keys/key-policy.js';
+import type { AwsClientFactory } from '../platform/clients.js';
 import type { RunOptions } from '../workflow/runner.js';
 import type { OnboardDependencies } from './onboarding.js';
 import { TierCatalog } from './tiers.js';
@@ -10,6 +11,16 @@ export function catalogs(platform: Platform): { catalog: TenantCatalog; tiers: T
   const db = platform.clients.documents();
   const table = platform.config.tables.controlPlane;
   return { catalog: new TenantCatalog(db, table), tiers: new TierCatalog(db, table) };
+}
+
+/**
+ * Clients where a tenant's silo resources live: its region and, for a tenant with its own
+ * account, that account (on aws through OrganizationAccountAccessRole; the local stack has
+ * one account, so there the account is only recorded).
+ */
+export function tenantClients(platform: Platform, region: string, accountId?: string): AwsClientFactory {
+  const regional = platform.clients.forRegion(region);
+  return accountId && platform.target.name === 'aws' ? regional.inAccount(accountId) : regional;
 }
 
 export function onboardDependencies(
@@ -25,12 +36,12 @@ export function onboardDependencies(
     stage: config.stage,
     sink: { record: (tenantId, progress) => catalog.recordWorkflow(tenantId, progress) },
     cognito: () => clients.cognito(),
-    kms: (region) => clients.forRegion(region).kms(),
-    dynamodb: (region) => clients.forRegion(region).dynamodb(),
+    kms: (region, accountId) => tenantClients(platform, region, accountId).kms(),
+    dynamodb: (region, accountId) => tenantClients(platform, region, accountId).dynamodb(),
     organizations: () => clients.organizations(),
-    keyPolicy: (tenantId, region) =>
+    keyPolicy: (tenantId, region, accountId) =>
       tenantKeyPolicy({
-        accountId: config.accountId,
+        accountId: accountId ?? config.accountId,
         region,
         tenantId,
         runtimeRoleArn: config.tenantRuntimeRoleArn,

@@ -3,7 +3,7 @@ import type { Reporter } from '../cli/reporter.js';
 import type { Platform } from '../platform/platform.js';
 import { DEFAULT_KEY_DELETION_DAYS, offboardingWorkflow } from '../workflow/offboarding.js';
 import { runWorkflow, type RunOptions, type StepReport } from '../workflow/runner.js';
-import { catalogs } from './context.js';
+import { catalogs, tenantClients } from './context.js';
 import type { PlatformSource } from './lifecycle.js';
 import { assertReason, assertTenantId, type Tenant } from './model.js';
 
@@ -71,8 +71,8 @@ export async function offboardTenant(
       cognito: () => clients.cognito(),
       userPoolId: config.userPool.id,
       actor: await platform.actor(),
-      kms: (region) => clients.forRegion(region).kms(),
-      dynamodb: (region) => clients.forRegion(region).dynamodb(),
+      kms: (region) => tenantClients(platform, region, current.accountId).kms(),
+      dynamodb: (region) => tenantClients(platform, region, current.accountId).dynamodb(),
     },
     { record: (tenantId, progress) => catalog.recordWorkflow(tenantId, progress) },
     reporter,

@@ -19,12 +19,15 @@ export interface OnboardingServices {
   readonly userPoolId: string;
   readonly actor: string;
   readonly suppressInvitation: boolean;
-  /** Clients in the tenant's region, where its silo resources live. */
-  readonly kms: (region: string) => KMSClient;
-  readonly dynamodb: (region: string) => DynamoDBClient;
+  /**
+   * Clients in the tenant's region, where its silo resources live, and in its own account
+   * when it has one (enterprise-account).
+   */
+  readonly kms: (region: string, accountId?: string) => KMSClient;
+  readonly dynamodb: (region: string, accountId?: string) => DynamoDBClient;
   readonly organizations: () => OrganizationsClient;
   /** The key policy of a tenant key: the account's root and the tenant runtime role. */
-  readonly keyPolicy: (tenantId: string, region: string) => string;
+  readonly keyPolicy: (tenantId: string, region: string, accountId?: string) => string;
 }
 
 const SILO = ['silo', 'silo-account'] as const;
@@ -82,11 +85,12 @@ export const onboardingWorkflow: WorkflowDefinition<OnboardingServices> = {
       appliesTo: SILO,
       retry: DEFAULT_RETRY,
       async run(input, services) {
-        const { keyArn, created } = await ensureTenantKey(services.kms(input.region), {
+        const { accountId } = await services.catalog.require(input.tenantId);
+        const { keyArn, created } = await ensureTenantKey(services.kms(input.region, accountId), {
           stage: input.stage,
           tenantId: input.tenantId,
           tier: input.tier,
-          policy: services.keyPolicy(input.tenantId, input.region),
+          policy: services.keyPolicy(input.tenantId, input.region, accountId),
         });
         const attached = await services.catalog.update(
           input.tenantId,
@@ -105,7 +109,7 @@ export const onboardingWorkflow: WorkflowDefinition<OnboardingServices> = {
         const tenant = await services.catalog.require(input.tenantId);
         if (!tenant.keyArn)
           throw conflict('TENANT_KEY_MISSING', `Tenant "${input.tenantId}" has no key yet.`);
-        const table = await ensureTenantTable(services.dynamodb(input.region), {
+        const table = await ensureTenantTable(services.dynamodb(input.region, tenant.accountId), {
           stage: input.stage,
           tenantId: input.tenantId,
           keyArn: tenant.keyArn,

@@ -1,6 +1,6 @@
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { expect } from 'chai';
 
 import { SaasctlError } from '../../../src/lib/cli/errors.js';
@@ -8,10 +8,19 @@ import { localPlatformConfig } from '../../../src/lib/platform/config.js';
 import { maxAttempts, openPlatform } from '../../../src/lib/platform/platform.js';
 import { resolveTarget } from '../../../src/lib/platform/target.js';
 
-const ssm = mockClient(SSMClient);
-const sts = mockClient(STSClient);
-
 describe('openPlatform on the aws target', () => {
+  // Created here, not at module level: stubs are process-wide and other files stub STS too.
+  let ssm: AwsClientStub<SSMClient>;
+  let sts: AwsClientStub<STSClient>;
+  before(() => {
+    ssm = mockClient(SSMClient);
+    sts = mockClient(STSClient);
+  });
+  after(() => {
+    ssm.restore();
+    sts.restore();
+  });
+
   const target = resolveTarget({ target: 'aws', stage: 'prod', region: 'eu-west-1' }, {});
   const deployed = {
     ...localPlatformConfig('prod', 'eu-west-1', { id: 'eu-west-1_abc', clientId: 'client' }),
