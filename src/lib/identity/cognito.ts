@@ -138,17 +138,20 @@ export async function deleteTenantIdentity(
       throw err;
     }
     const users = (page.Users ?? []).filter((u) => u.Username);
-    if (users.length === 0) break;
+    let deletedNow = 0;
     for (const user of users) {
       try {
         await cognito.send(
           new idp.AdminDeleteUserCommand({ UserPoolId: userPoolId, Username: user.Username }),
         );
-        usersDeleted++;
+        deletedNow++;
       } catch (err) {
         if (!isAwsError(err, 'UserNotFoundException')) throw err;
       }
     }
+    usersDeleted += deletedNow;
+    // An empty page, or one whose users were already gone (a listing lagging behind): done.
+    if (deletedNow === 0) break;
   }
   try {
     await cognito.send(new idp.DeleteGroupCommand({ UserPoolId: userPoolId, GroupName }));

@@ -30,7 +30,16 @@ export async function ensureTenantKey(
 ): Promise<{ keyArn: string; created: boolean }> {
   const kmsSdk = sdk.kms();
   const alias = tenantKeyAlias(request.stage, request.tenantId);
-  let key = (await describeKey(kms, alias)) ?? (await findTaggedKey(kms, request.stage, request.tenantId));
+  const byAlias = await describeKey(kms, alias);
+  if (byAlias?.KeyState === 'PendingDeletion') {
+    throw conflict(
+      'TENANT_KEY_PENDING_DELETION',
+      `The key ${alias} of tenant "${request.tenantId}" is pending deletion (the tenant was offboarded).`,
+      ['Cancel the deletion (aws kms cancel-key-deletion) and enable the key, or pick another tenant id.'],
+    );
+  }
+  const adoptedByAlias = Boolean(byAlias);
+  let key = byAlias ?? (await findTaggedKey(kms, request.stage, request.tenantId));
   const created = !key;
   if (!key) {
     const { KeyMetadata: metadata } = await kms.send(
@@ -39,22 +48,44 @@ export async function ensureTenantKey(
         KeyUsage: 'ENCRYPT_DECRYPT',
         KeySpec: 'SYMMETRIC_DEFAULT',
         Policy: request.policy,
-        Tags: [
-          { TagKey: TENANT_TAG, TagValue: request.tenantId },
-          { TagKey: 'tier', TagValue: request.tier },
-          { TagKey: STAGE_TAG, TagValue: request.stage },
-        ],
+        Tags: tenantKeyTags(request),
       }),
     );
     key = metadata;
   }
   if (!key?.KeyId || !key.Arn) throw new SaasctlError('KMS_NO_KEY', `KMS returned no key for ${alias}.`);
-  if (!(await describeKey(kms, alias))) {
-    await kms.send(new kmsSdk.CreateAliasCommand({ AliasName: alias, TargetKeyId: key.KeyId }));
+  if (!created && !adoptedByAlias) {
+    // A key found by its tags alone was left by a crash, or made by someone else: give it the
+    // policy and tags a tenant key must have before it becomes the tenant's.
+    await kms.send(
+      new kmsSdk.PutKeyPolicyCommand({ KeyId: key.KeyId, PolicyName: 'default', Policy: request.policy }),
+    );
+    await kms.send(new kmsSdk.TagResourceCommand({ KeyId: key.KeyId, Tags: tenantKeyTags(request) }));
+  }
+  if (!adoptedByAlias) {
+    try {
+      await kms.send(new kmsSdk.CreateAliasCommand({ AliasName: alias, TargetKeyId: key.KeyId }));
+    } catch (err) {
+      // Another onboarding of this tenant named its key first: that one is the tenant's, and a
+      // key this run created would be an orphan, so it is scheduled for deletion (7 days).
+      if (!isAwsError(err, 'AlreadyExistsException')) throw err;
+      if (created) {
+        await kms.send(new kmsSdk.ScheduleKeyDeletionCommand({ KeyId: key.KeyId, PendingWindowInDays: 7 }));
+      }
+      return ensureTenantKey(kms, request);
+    }
   }
   const rotation = await kms.send(new kmsSdk.GetKeyRotationStatusCommand({ KeyId: key.KeyId }));
   if (!rotation.KeyRotationEnabled) await kms.send(new kmsSdk.EnableKeyRotationCommand({ KeyId: key.KeyId }));
   return { keyArn: key.Arn, created };
+}
+
+function tenantKeyTags(request: TenantKeyRequest): { TagKey: string; TagValue: string }[] {
+  return [
+    { TagKey: TENANT_TAG, TagValue: request.tenantId },
+    { TagKey: 'tier', TagValue: request.tier },
+    { TagKey: STAGE_TAG, TagValue: request.stage },
+  ];
 }
 
 export interface TenantKeyStatus {

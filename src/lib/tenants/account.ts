@@ -72,7 +72,14 @@ export async function ensureTenantAccount(
     }
     throw new SaasctlError(
       'ACCOUNT_CREATION_FAILED',
-      `Organizations could not create the account of tenant "${request.tenantId}": ${status.FailureReason ?? 'no reason given'}.`,
+      `Organizations could not create the account of tenant "${request.tenantId}": ${status.FailureReason ?? 'no reason given'} (request ${requestId}).`,
+      {
+        exitCode: 4,
+        actions: [
+          'Fix the cause (an account limit, a refused email), then offboard this tenant and onboard it again:',
+          'the failed request stays on the record so that a retry never creates a second account.',
+        ],
+      },
     );
   }
   throw new AccountCreationInProgress(`Account creation ${requestId} is ${status?.State ?? 'unknown'}.`);

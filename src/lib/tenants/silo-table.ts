@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
-import { isAwsError } from '../cli/errors.js';
+import { isAwsError, SaasctlError } from '../cli/errors.js';
 import { sdk } from '../platform/sdk.js';
 
 /** `<stage>-tenant-<id>`: a silo tenant's dedicated table. */
@@ -34,8 +34,9 @@ export async function ensureTenantTable(
   const ddb = sdk.dynamodb();
   const TableName = tenantTableName(request.stage, request.tenantId);
   let created = false;
+  let status: string | undefined;
   try {
-    await db.send(new ddb.DescribeTableCommand({ TableName }));
+    status = (await db.send(new ddb.DescribeTableCommand({ TableName }))).Table?.TableStatus;
   } catch (err) {
     if (!isAwsError(err, 'ResourceNotFoundException')) throw err;
     try {
@@ -62,8 +63,9 @@ export async function ensureTenantTable(
     } catch (createErr) {
       if (!isAwsError(createErr, 'ResourceInUseException')) throw createErr;
     }
-    await waitForActive(db, TableName);
   }
+  // Still CREATING after a crash right after CreateTable, or just created: wait for it.
+  if (status !== 'ACTIVE') await waitForActive(db, TableName);
   let pointInTimeRecovery = true;
   try {
     await db.send(
@@ -101,4 +103,7 @@ async function waitForActive(db: DynamoDBClient, TableName: string): Promise<voi
     if (Table?.TableStatus === 'ACTIVE') return;
     await new Promise((resolve) => setTimeout(resolve, Math.min(200 * 2 ** attempt, 5000)));
   }
+  throw new SaasctlError('TABLE_NOT_ACTIVE', `The table ${TableName} did not become ACTIVE in time.`, {
+    actions: ['Re-run the same command: the step resumes where it stopped.'],
+  });
 }

@@ -104,7 +104,16 @@ export const onboardingWorkflow: WorkflowDefinition<OnboardingServices> = {
       name: 'CreateTenantTable',
       title: (input) => `table ${tenantTableName(input.stage, input.tenantId)}`,
       appliesTo: SILO,
-      retry: DEFAULT_RETRY,
+      // DynamoDB may refuse PITR for a moment after it creates a table.
+      retry: [
+        {
+          errors: ['ContinuousBackupsUnavailableException'],
+          intervalSeconds: 5,
+          maxAttempts: 10,
+          backoffRate: 1.5,
+        },
+        ...DEFAULT_RETRY,
+      ],
       async run(input, services) {
         const tenant = await services.catalog.require(input.tenantId);
         if (!tenant.keyArn)

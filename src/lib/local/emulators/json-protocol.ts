@@ -4,30 +4,38 @@ import type { AddressInfo } from 'node:net';
 
 import type { RunningService } from '../services.js';
 
+export type JsonObject = Readonly<Record<string, unknown>>;
+
 /** An error the SDK client sees as an exception whose `name` is `type`. */
 export class ServiceError extends Error {
   constructor(
     readonly type: string,
     message: string,
     readonly statusCode = 400,
+    /** Members the service models on this exception besides its message, such as Organizations' `Reason`. */
+    readonly members: JsonObject = {},
   ) {
     super(message);
   }
 }
 
-export type JsonObject = Readonly<Record<string, unknown>>;
 export type OperationHandler = (input: JsonObject) => unknown;
 
 export interface JsonProtocolOptions {
   /** The part of `X-Amz-Target` before the dot, such as `TrentService`. */
   readonly targetPrefix: string;
   readonly operations: Readonly<Record<string, OperationHandler>>;
+  /** What the service's model calls the error message member: `message` (the default, as KMS) or `Message` (as Organizations). */
+  readonly messageMember?: string;
+  /** The `__type` of the 500 sent when a handler fails with anything but a ServiceError (default `InternalFailure`, as KMS). */
+  readonly internalFailureType?: string;
 }
 
 /**
  * Serves an AWS JSON 1.1 API (POST /, `X-Amz-Target: <prefix>.<Operation>`) on an ephemeral
  * loopback port. Handlers run one at a time, so they never see each other's half-applied state
- * and their writes to disk land in order; `stop()` waits for the last one.
+ * and their writes to disk land in order; `stop()` waits for the last one. A handler that fails
+ * (a failed write, say) fails its own request but does not stop the ones after it.
  */
 export async function startJsonProtocolServer(options: JsonProtocolOptions): Promise<RunningService> {
   let queue: Promise<unknown> = Promise.resolve();
@@ -63,8 +71,9 @@ async function serve(
   try {
     const body = await readBody(request);
     const target = request.headers['x-amz-target'];
-    const [prefix, name] = typeof target === 'string' ? target.split('.', 2) : [];
-    const operation = request.method === 'POST' && prefix === options.targetPrefix ? name : undefined;
+    const [prefix, name, extra] = typeof target === 'string' ? target.split('.') : [];
+    const operation =
+      request.method === 'POST' && prefix === options.targetPrefix && extra === undefined ? name : undefined;
     // hasOwn, so that `<prefix>.constructor` does not find Object's.
     const handler =
       operation && Object.hasOwn(options.operations, operation) ? options.operations[operation] : undefined;
@@ -73,8 +82,9 @@ async function serve(
   } catch (error) {
     const known = error instanceof ServiceError;
     reply(response, known ? error.statusCode : 500, {
-      __type: known ? error.type : 'InternalFailure',
-      message: error instanceof Error ? error.message : String(error),
+      __type: known ? error.type : (options.internalFailureType ?? 'InternalFailure'),
+      [options.messageMember ?? 'message']: error instanceof Error ? error.message : String(error),
+      ...(known ? error.members : {}),
     });
   }
 }
@@ -102,6 +112,7 @@ function parseBody(body: string): JsonObject {
 }
 
 function reply(response: ServerResponse, statusCode: number, payload: unknown): void {
+  // JSON.stringify drops undefined members, as AWS omits unset ones.
   const body = JSON.stringify(payload);
   response.writeHead(statusCode, {
     'content-type': 'application/x-amz-json-1.1',

@@ -13,7 +13,7 @@ export interface StoredKey {
   readonly creationDate: string;
   /** AES-256 key material, base64. */
   readonly material: string;
-  readonly policy: string;
+  policy: string;
   state: KeyState;
   /** Sorted by TagKey. */
   tags: Tag[];

@@ -250,6 +250,17 @@ function operations(state: KmsState, { region, accountId }: KmsEmulatorOptions, 
       return { Policy: key.policy, PolicyName: policyName };
     },
 
+    PutKeyPolicy: mutating((input) => {
+      const key = requireNotPendingDeletion(keyIdMember(input));
+      const policyName = member.optionalString(input, 'PolicyName') ?? 'default';
+      if (policyName !== 'default')
+        throw new ServiceError('NotFoundException', `No such policy: ${policyName}`);
+      const policy = member.string(input, 'Policy');
+      requireJsonObject(policy);
+      key.policy = policy;
+      return {};
+    }),
+
     DisableKey: mutating((input) => {
       requireNotPendingDeletion(keyIdMember(input)).state = 'Disabled';
       return {};

@@ -1,10 +1,14 @@
-import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 
 import type { RunningService } from '../services.js';
+import {
+  ServiceError,
+  startJsonProtocolServer,
+  type JsonObject,
+  type OperationHandler,
+} from './json-protocol.js';
 
 export interface OrganizationsEmulatorOptions {
   readonly directory: string;
@@ -64,22 +68,8 @@ interface State {
   readonly requests: StoredRequest[];
 }
 
-type Input = Readonly<Record<string, unknown>>;
-type Operation = (input: Input) => object | Promise<object>;
-
-/** Becomes `{"__type": type, "Message": ..., "Reason": ...}`, which the SDK throws as an exception named `type`. */
-class OrganizationsError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-    readonly reason?: string,
-  ) {
-    super(message);
-  }
-}
-
-function invalidInput(reason: string, message: string): OrganizationsError {
-  return new OrganizationsError('InvalidInputException', message, reason);
+function invalidInput(reason: string, message: string): ServiceError {
+  return new ServiceError('InvalidInputException', message, 400, { Reason: reason });
 }
 
 export async function startOrganizationsEmulator(
@@ -101,39 +91,25 @@ export async function startOrganizationsEmulator(
     );
   }
 
-  // Writes are chained so that renames land in order and stop() can wait for the last one; a
-  // failed write fails its own request but does not stop the ones after it.
-  let saved: Promise<void> = Promise.resolve();
-  const save = (): Promise<void> => {
-    const snapshot = JSON.stringify(state, null, 2);
-    const write = async (): Promise<void> => {
-      const temp = `${file}.${process.pid}.tmp`;
-      await writeFile(temp, snapshot);
-      await rename(temp, file);
-    };
-    saved = saved.then(write, write);
-    return saved;
+  // Written to a temporary file and renamed, so a crash never leaves half a file. Every handler
+  // awaits its save and the server runs handlers one at a time, so writes never overlap (they share
+  // the temporary file), land in order, and stop() waits for the last one.
+  const save = async (): Promise<void> => {
+    const temp = `${file}.${process.pid}.tmp`;
+    await writeFile(temp, JSON.stringify(state, null, 2));
+    await rename(temp, file);
   };
 
   // Saved at once so the organization id, and with it every ARN, survives a restart with no writes.
   if (!loaded) await save();
-  const operations = organizationsOperations(state, pollsUntilCreated, save);
-  const server = createServer((req, res) => void serve(operations, req, res));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+  return startJsonProtocolServer({
+    targetPrefix: TARGET_PREFIX,
+    operations: organizationsOperations(state, pollsUntilCreated, save),
+    // Errors are `{"__type": type, "Message": ..., "Reason": ...}`, which the SDK throws as an
+    // exception named `type`.
+    messageMember: 'Message',
+    internalFailureType: 'ServiceException',
   });
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    stop: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      await saved;
-    },
-  };
 }
 
 async function loadState(file: string): Promise<State | undefined> {
@@ -169,7 +145,7 @@ function organizationsOperations(
   state: State,
   pollsUntilCreated: number,
   save: () => Promise<void>,
-): Record<string, Operation> {
+): Readonly<Record<string, OperationHandler>> {
   const findAccount = (id: string): StoredAccount | undefined => state.accounts.find((a) => a.id === id);
 
   const toAccount = (account: StoredAccount): object => ({
@@ -251,7 +227,7 @@ function organizationsOperations(
       checkPattern('CreateAccountRequestId', id, REQUEST_ID_PATTERN);
       const request = state.requests.find((r) => r.id === id);
       if (!request) {
-        throw new OrganizationsError(
+        throw new ServiceError(
           'CreateAccountStatusNotFoundException',
           `We can't find a create account request with the ID ${id}.`,
         );
@@ -292,13 +268,13 @@ function organizationsOperations(
     },
   };
 
-  function taggableAccount(input: Input): StoredAccount {
+  function taggableAccount(input: JsonObject): StoredAccount {
     const id = requiredString(input, 'ResourceId');
     checkPattern('ResourceId', id, TAGGABLE_RESOURCE_PATTERN);
     // Roots, OUs and policies are valid ids on AWS, but none exist in this emulator.
     const account = findAccount(id);
     if (!account) {
-      throw new OrganizationsError(
+      throw new ServiceError(
         'TargetNotFoundException',
         `We can't find a root, OU, account, or policy with the ID ${id}.`,
       );
@@ -307,84 +283,26 @@ function organizationsOperations(
   }
 }
 
-async function serve(
-  operations: Record<string, Operation>,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
-  let status = 200;
-  let payload: object;
-  try {
-    const operation = operationFor(operations, req.headers['x-amz-target']);
-    payload = await operation(parseBody(await readBody(req)));
-  } catch (error) {
-    const known = error instanceof OrganizationsError;
-    status = known ? 400 : 500;
-    payload = {
-      __type: known ? error.type : 'ServiceException',
-      Message: error instanceof Error ? error.message : String(error),
-      Reason: known ? error.reason : undefined,
-    };
-  }
-  res.writeHead(status, {
-    'content-type': 'application/x-amz-json-1.1',
-    'x-amzn-requestid': randomUUID(),
-  });
-  // JSON.stringify drops undefined members, as AWS omits unset ones.
-  res.end(JSON.stringify(payload));
-}
-
-function operationFor(
-  operations: Record<string, Operation>,
-  target: string | string[] | undefined,
-): Operation {
-  const prefix = `${TARGET_PREFIX}.`;
-  const name = typeof target === 'string' && target.startsWith(prefix) ? target.slice(prefix.length) : '';
-  if (!Object.hasOwn(operations, name)) {
-    throw new OrganizationsError('UnknownOperationException', `Unknown operation ${String(target)}.`);
-  }
-  return operations[name] as Operation;
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function parseBody(body: string): Input {
-  let parsed: unknown;
-  try {
-    parsed = body.trim() === '' ? {} : JSON.parse(body);
-  } catch {
-    throw new OrganizationsError('SerializationException', 'The request body is not valid JSON.');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new OrganizationsError('SerializationException', 'The request body must be a JSON object.');
-  }
-  return parsed as Input;
-}
-
-function optionalString(input: Input, name: string): string | undefined {
+function optionalString(input: JsonObject, name: string): string | undefined {
   const value = input[name];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') {
-    throw new OrganizationsError('SerializationException', `${name} must be a string.`);
+    throw new ServiceError('SerializationException', `${name} must be a string.`);
   }
   return value;
 }
 
-function requiredString(input: Input, name: string): string {
+function requiredString(input: JsonObject, name: string): string {
   const value = optionalString(input, name);
   if (value === undefined) throw invalidInput('INPUT_REQUIRED', `${name} is required.`);
   return value;
 }
 
-function optionalInteger(input: Input, name: string): number | undefined {
+function optionalInteger(input: JsonObject, name: string): number | undefined {
   const value = input[name];
   if (value === undefined || value === null) return undefined;
   if (!Number.isInteger(value)) {
-    throw new OrganizationsError('SerializationException', `${name} must be an integer.`);
+    throw new ServiceError('SerializationException', `${name} must be an integer.`);
   }
   return value as number;
 }
@@ -409,27 +327,28 @@ function checkPattern(name: string, value: string, pattern: RegExp): void {
 
 function checkTagCount(count: number): void {
   if (count > MAX_TAGS_PER_RESOURCE) {
-    throw new OrganizationsError(
+    throw new ServiceError(
       'ConstraintViolationException',
       `A resource can have at most ${MAX_TAGS_PER_RESOURCE} tags.`,
-      'MAX_TAG_LIMIT_EXCEEDED',
+      400,
+      { Reason: 'MAX_TAG_LIMIT_EXCEEDED' },
     );
   }
 }
 
 /** AWS rejects the whole request when any one tag is invalid, before anything is created or changed. */
-function readTags(input: Input, required: boolean): Tag[] | undefined {
+function readTags(input: JsonObject, required: boolean): Tag[] | undefined {
   const value = input.Tags;
   if (value === undefined || value === null) {
     if (required) throw invalidInput('INPUT_REQUIRED', 'Tags is required.');
     return undefined;
   }
-  if (!Array.isArray(value)) throw new OrganizationsError('SerializationException', 'Tags must be a list.');
+  if (!Array.isArray(value)) throw new ServiceError('SerializationException', 'Tags must be a list.');
   const tags = value.map((item: unknown): Tag => {
     if (typeof item !== 'object' || item === null) {
-      throw new OrganizationsError('SerializationException', 'Each tag must be an object.');
+      throw new ServiceError('SerializationException', 'Each tag must be an object.');
     }
-    const tag = item as Input;
+    const tag = item as JsonObject;
     const key = requiredString(tag, 'Key');
     const tagValue = requiredString(tag, 'Value');
     checkLength('Tag key', key, 1, 128);
