@@ -32,6 +32,8 @@ describe('local stack commands', function () {
       'cognito',
       'dynamodb',
       'kinesis',
+      'kms',
+      'organizations',
       's3',
     ]);
     expect(status.stack?.platform.userPool.id).to.match(/^local_/);
