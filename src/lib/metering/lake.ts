@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { createGunzip, gzipSync } from 'node:zlib';
+
+import type { S3Client } from '@aws-sdk/client-s3';
+
+import { sdk } from '../platform/sdk.js';
+import { lakeObjectKey } from './lake-layout.js';
+
+/**
+ * The raw usage lake: gzip NDJSON objects under Firehose's key layout, the billing system of
+ * record. Writing is what Firehose does on aws (and the local pipeline pump does locally);
+ * reading streams objects line by line, never holding the lake in memory.
+ */
+export async function writeLakeObject(
+  s3: S3Client,
+  bucket: string,
+  object: {
+    readonly stream: string;
+    readonly arrival: Date;
+    readonly lines: readonly unknown[];
+    readonly uuid?: string;
+  },
+): Promise<{ key: string; bytes: number }> {
+  const key = lakeObjectKey({
+    stream: object.stream,
+    arrival: object.arrival,
+    uuid: object.uuid ?? randomUUID(),
+  });
+  const body = gzipSync(object.lines.map((line) => JSON.stringify(line)).join('\n') + '\n');
+  await s3.send(
+    new (sdk.s3().PutObjectCommand)({
+      Bucket: bucket,
+      Key: key,
+      Body: body,
+      ContentEncoding: 'gzip',
+      ContentType: 'application/x-ndjson',
+    }),
+  );
+  return { key, bytes: body.length };
+}
+
+/**
+ * Every object key under the given prefixes, in key order, listed without a delimiter (s3rver
+ * drops prefixes that have no direct child). Paged with ListObjects (v1) and Marker = the last
+ * key seen: s3rver answers any truncated ListObjectsV2 page with an internal error on Node 20
+ * (it encrypts its continuation token with DES, which needs the legacy OpenSSL provider), and
+ * real S3 serves v1 Marker paging just the same.
+ */
+export async function* listLakeKeys(
+  s3: S3Client,
+  bucket: string,
+  prefixes: readonly string[],
+  pageSize = 1000,
+): AsyncGenerator<string> {
+  const { ListObjectsCommand } = sdk.s3();
+  for (const Prefix of prefixes) {
+    let Marker: string | undefined;
+    for (;;) {
+      const page = await s3.send(
+        new ListObjectsCommand({ Bucket: bucket, Prefix, Marker, MaxKeys: pageSize }),
+      );
+      const keys = (page.Contents ?? []).map((o) => String(o.Key));
+      for (const key of keys) yield key;
+      if (!page.IsTruncated || keys.length === 0) break;
+      Marker = keys[keys.length - 1];
+    }
+  }
+}
+
+/** One line of a lake object: parsed JSON, or the raw text when it is not JSON. */
+export type LakeLine =
+  { readonly key: string; readonly value: unknown } | { readonly key: string; readonly malformed: string };
+
+/** Streams one object's lines (gunzipped, split, parsed), one at a time. */
+export async function* readLakeObject(s3: S3Client, bucket: string, key: string): AsyncGenerator<LakeLine> {
+  const { Body } = await s3.send(new (sdk.s3().GetObjectCommand)({ Bucket: bucket, Key: key }));
+  if (!Body) return;
+  const lines = createInterface({ input: (Body as Readable).pipe(createGunzip()), crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (line.trim() === '') continue;
+    try {
+      yield { key, value: JSON.parse(line) as unknown };
+    } catch {
+      yield { key, malformed: line };
+    }
+  }
+}
