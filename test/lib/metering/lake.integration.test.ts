@@ -50,15 +50,13 @@ describe('the raw lake on s3rver', function () {
 
   it('hands back lines that are not JSON as malformed instead of failing the object', async () => {
     const key = 'raw/2026/11/27/11/usage-1-2026-11-27-11-00-00-00000000-0000-4000-8000-000000000001.gz';
-    await clients
-      .s3()
-      .send(
-        new PutObjectCommand({
-          Bucket: BUCKET,
-          Key: key,
-          Body: gzipSync('{"eventId":"a"}\nnot json\n\n{"eventId":"b"}\n'),
-        }),
-      );
+    await clients.s3().send(
+      new PutObjectCommand({
+        Bucket: BUCKET,
+        Key: key,
+        Body: gzipSync('{"eventId":"a"}\nnot json\n\n{"eventId":"b"}\n'),
+      }),
+    );
     const read: LakeLine[] = [];
     for await (const line of readLakeObject(clients.s3(), BUCKET, key)) read.push(line);
     expect(read).to.deep.equal([
