@@ -6,7 +6,7 @@ import { createGunzip, gzipSync } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
 
 import { sdk } from '../platform/sdk.js';
-import { lakeObjectKey } from './lake-layout.js';
+import { lakeObjectKey, quarantineKey } from './lake-layout.js';
 
 /**
  * The raw usage lake: gzip NDJSON objects under Firehose's key layout, the billing system of
@@ -28,7 +28,26 @@ export async function writeLakeObject(
     arrival: object.arrival,
     uuid: object.uuid ?? randomUUID(),
   });
-  const body = gzipSync(object.lines.map((line) => JSON.stringify(line)).join('\n') + '\n');
+  return { key, bytes: await putNdjson(s3, bucket, key, object.lines) };
+}
+
+/** Malformed events, kept for a person to look at; they never fail a batch. */
+export async function writeQuarantineObject(
+  s3: S3Client,
+  bucket: string,
+  object: { readonly arrival: Date; readonly lines: readonly unknown[]; readonly uuid?: string },
+): Promise<{ key: string; bytes: number }> {
+  const key = quarantineKey({ arrival: object.arrival, uuid: object.uuid ?? randomUUID() });
+  return { key, bytes: await putNdjson(s3, bucket, key, object.lines) };
+}
+
+async function putNdjson(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  lines: readonly unknown[],
+): Promise<number> {
+  const body = gzipSync(lines.map((line) => JSON.stringify(line)).join('\n') + '\n');
   await s3.send(
     new (sdk.s3().PutObjectCommand)({
       Bucket: bucket,
@@ -38,7 +57,7 @@ export async function writeLakeObject(
       ContentType: 'application/x-ndjson',
     }),
   );
-  return { key, bytes: body.length };
+  return body.length;
 }
 
 /**
