@@ -3,6 +3,7 @@ import path from 'node:path';
 
 import type { AwsClientFactory } from '../platform/clients.js';
 import { localPlatformConfig, type PlatformConfig } from '../platform/config.js';
+import { waitForTableActive } from '../platform/dynamo.js';
 import { sdk } from '../platform/sdk.js';
 import { CONTROL_PLANE_INDEX } from '../tenants/keys.js';
 import { TierCatalog } from '../tenants/tiers.js';
@@ -99,6 +100,7 @@ async function ensureTables(clients: AwsClientFactory, names: PlatformConfig): P
     } catch (err) {
       if ((err as Error).name !== 'ResourceInUseException') throw err;
     }
+    await waitForTableActive(db, table.TableName);
   }
 }
 

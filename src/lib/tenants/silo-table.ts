@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
-import { isAwsError, SaasctlError } from '../cli/errors.js';
+import { isAwsError } from '../cli/errors.js';
+import { waitForTableActive } from '../platform/dynamo.js';
 import { sdk } from '../platform/sdk.js';
 
 /** `<stage>-tenant-<id>`: a silo tenant's dedicated table. */
@@ -65,7 +66,7 @@ export async function ensureTenantTable(
     }
   }
   // Still CREATING after a crash right after CreateTable, or just created: wait for it.
-  if (status !== 'ACTIVE') await waitForActive(db, TableName);
+  if (status !== 'ACTIVE') await waitForTableActive(db, TableName);
   let pointInTimeRecovery = true;
   try {
     await db.send(
@@ -94,16 +95,4 @@ export async function deleteTenantTable(
     if (isAwsError(err, 'ResourceNotFoundException')) return false;
     throw err;
   }
-}
-
-async function waitForActive(db: DynamoDBClient, TableName: string): Promise<void> {
-  const ddb = sdk.dynamodb();
-  for (let attempt = 0; attempt < 60; attempt++) {
-    const { Table } = await db.send(new ddb.DescribeTableCommand({ TableName }));
-    if (Table?.TableStatus === 'ACTIVE') return;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(200 * 2 ** attempt, 5000)));
-  }
-  throw new SaasctlError('TABLE_NOT_ACTIVE', `The table ${TableName} did not become ACTIVE in time.`, {
-    actions: ['Re-run the same command: the step resumes where it stopped.'],
-  });
 }

@@ -6,6 +6,7 @@ import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'chai';
 
+import { waitForTableActive } from '../../../src/lib/platform/dynamo.js';
 import { startService, type RunningService } from '../../../src/lib/local/services.js';
 import { localClients } from '../../../src/lib/local/stack.js';
 import { applyBatch } from '../../../src/lib/metering/aggregator.js';
@@ -56,6 +57,8 @@ describe('UsageCounters on dynalite', function () {
         ],
       }),
     );
+    // dynalite answers item writes to a table still CREATING with ResourceNotFoundException.
+    await waitForTableActive(clients.dynamodb(), TABLE);
     db = reachingTheStack(clients.documents());
     counters = new UsageCounters(db, TABLE);
   });
