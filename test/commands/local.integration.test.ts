@@ -67,6 +67,35 @@ describe('local stack commands', function () {
     expect(status.stack?.leases).to.deep.equal([]);
   });
 
+  it('runs the pipeline pump while it is up: emitted usage reaches the lake and the counters', async () => {
+    const emitted = await spawnCli(
+      [
+        'metering',
+        'emit',
+        '--tenant',
+        'acme',
+        '--metric',
+        'api.call',
+        '--quantity',
+        '4',
+        '--ts',
+        '2026-11-27T10:00:00Z',
+      ],
+      home,
+    );
+    expect(emitted.exitCode, emitted.stderr).to.equal(0);
+    let totals: { lake: number; counters: number } | undefined;
+    for (let attempt = 0; attempt < 20 && totals?.counters !== 4; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const result = await spawnCli(
+        ['metering', 'reconcile', '--from', '2026-11-27T00:00:00Z', '--to', '2026-11-28T00:00:00Z', '--json'],
+        home,
+      );
+      totals = (result.json as { totals: { lake: number; counters: number } }).totals;
+    }
+    expect(totals).to.deep.equal({ lake: 4, counters: 4 });
+  });
+
   it('refuses to reset a running stack with exit 4', async () => {
     const result = await spawnCli(['local', 'reset', '--yes', '--json'], home);
     expect(result.exitCode).to.equal(4);

@@ -5,6 +5,7 @@ import { localStackOptions } from '../../lib/cli/local-flags.js';
 import { renderFields } from '../../lib/cli/output.js';
 import { startDetached, startStack } from '../../lib/local/admin.js';
 import type { StackInfo } from '../../lib/local/stack.js';
+import { startContinuousPump } from '../../lib/metering/local-pump.js';
 
 export default class LocalStart extends SaasctlCommand {
   static override summary = 'Start the embedded local stack and keep it up (foreground, or --detach).';
@@ -36,12 +37,21 @@ export default class LocalStart extends SaasctlCommand {
     const info = owner.info();
     this.log(`Local stack running (pid ${info.pid}). Press Ctrl-C to stop.`);
     this.log(renderFields({ home: info.home, ...info.endpoints }));
+    // The local pipeline (Firehose and the aggregator Lambda) runs while the stack is up.
+    const pump = startContinuousPump(info, {
+      onPass: (result) =>
+        this.reporter.info(
+          `pump: ${result.records} records, ${result.events} events, ${result.malformed} malformed`,
+        ),
+      onError: (err) => this.reporter.warn(`pump: ${err instanceof Error ? err.message : String(err)}`),
+    });
     const signalled = new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());
       process.once('SIGTERM', () => resolve());
     });
     await Promise.race([owner.stopSignal, signalled]);
     this.reporter.info('Stopping the local stack…');
+    await pump.stop();
     await owner.stop();
     return info;
   }
