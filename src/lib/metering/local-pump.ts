@@ -2,10 +2,12 @@ import path from 'node:path';
 
 import { conflict } from '../cli/errors.js';
 import { localClients, type StackInfo } from '../local/stack.js';
+import type { AwsClientFactory } from '../platform/clients.js';
+import type { PlatformConfig } from '../platform/config.js';
 import type { PlatformSource } from '../tenants/lifecycle.js';
 import { UsageCounters } from './counters.js';
 import { MetricRegistry } from './metrics.js';
-import { fileStateStore, pumpOnce, type PumpResult } from './pump.js';
+import { fileStateStore, pumpOnce, type PumpDependencies, type PumpResult } from './pump.js';
 
 /**
  * `metering pump`: one pass of the local pipeline (Firehose and the aggregator Lambda). On aws
@@ -20,16 +22,24 @@ export async function runLocalPump(open: PlatformSource): Promise<PumpResult> {
       ['On aws, Firehose writes the lake and the Lambda on the stream updates the counters by themselves.'],
     );
   }
-  const { config, clients } = platform;
-  return pumpOnce({
+  return pumpOnce(localPumpDependencies(platform.clients, platform.config, platform.target.home));
+}
+
+/** The pump's clients, tables and state file, the same for one pass and for `local start`. */
+function localPumpDependencies(
+  clients: AwsClientFactory,
+  config: PlatformConfig,
+  home: string,
+): PumpDependencies {
+  return {
     kinesis: clients.kinesis(),
     s3: clients.s3(),
     counters: new UsageCounters(clients.documents(), config.tables.usage),
     registry: new MetricRegistry(),
     stream: config.usageStream,
     bucket: config.rawLakeBucket,
-    store: fileStateStore(path.join(platform.target.home, 'pump', 'state.json')),
-  });
+    store: fileStateStore(path.join(home, 'pump', 'state.json')),
+  };
 }
 
 export interface ContinuousPump {
@@ -51,15 +61,8 @@ export function startContinuousPump(
   },
 ): ContinuousPump {
   const clients = localClients(info.endpoints, info.platform.region);
-  const deps = {
-    kinesis: clients.kinesis(),
-    s3: clients.s3(),
-    counters: new UsageCounters(clients.documents(), info.platform.tables.usage),
-    registry: new MetricRegistry(),
-    stream: info.platform.usageStream,
-    bucket: info.platform.rawLakeBucket,
-    store: fileStateStore(path.join(info.home, 'pump', 'state.json')),
-  };
+  const deps = localPumpDependencies(clients, info.platform, info.home);
+
   let running: Promise<void> = Promise.resolve();
   const tick = (): void => {
     running = running

@@ -45,13 +45,7 @@ export function resolveTarget(input: TargetInput, env: NodeJS.ProcessEnv = proce
       `Invalid stage "${stage}": a stage is 1-16 characters, a lowercase letter first, then lowercase letters, digits or hyphens.`,
     );
   }
-  const region = input.region ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1');
-  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) {
-    throw usageError(
-      'INVALID_REGION',
-      `Invalid region "${region}": expected an AWS region name such as us-east-1.`,
-    );
-  }
+  const region = assertRegion(input.region ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1'));
   if (name === 'local') {
     if (input.profile) {
       throw usageError('PROFILE_ON_LOCAL', '--profile applies to the aws target only.', [
@@ -61,6 +55,17 @@ export function resolveTarget(input: TargetInput, env: NodeJS.ProcessEnv = proce
     return { name, stage, region, home: defaultHome(env) };
   }
   return { name, stage, region, profile: input.profile ?? (env.AWS_PROFILE || undefined) };
+}
+
+/** An AWS region name such as us-east-1 (the control plane's, or a tenant's). */
+export function assertRegion(region: string): string {
+  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) {
+    throw usageError(
+      'INVALID_REGION',
+      `Invalid region "${region}": expected an AWS region name such as us-east-1.`,
+    );
+  }
+  return region;
 }
 
 function isTargetName(value: string): value is TargetName {

@@ -1,6 +1,6 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
 
-import { usageError } from '../cli/errors.js';
+import { assertRegion } from '../platform/target.js';
 import type { Reporter } from '../cli/reporter.js';
 import { onboardingWorkflow, type OnboardingServices } from '../workflow/onboarding.js';
 import type { TenantWorkflowInput } from '../workflow/definition.js';
@@ -47,18 +47,12 @@ export interface OnboardResult {
 
 /** Checks every field against its rule before anything is started or written (exit 2). */
 export function validateOnboardRequest(input: OnboardRequest): OnboardRequest {
-  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(input.region)) {
-    throw usageError(
-      'INVALID_REGION',
-      `Invalid region "${input.region}": expected an AWS region name such as us-east-1.`,
-    );
-  }
   return {
     tenantId: assertTenantId(input.tenantId),
     tier: input.tier,
     name: assertDisplayName(input.name),
     adminEmail: assertEmail(input.adminEmail),
-    region: input.region,
+    region: assertRegion(input.region),
     ...(input.planPrice === undefined ? {} : { planPrice: assertPlanPrice(input.planPrice) }),
   };
 }
