@@ -1,3 +1,4 @@
+import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
@@ -28,6 +29,7 @@ export const SERVICES = [
   'sfn',
   'organizations',
   'marketplace',
+  'athena',
 ] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
@@ -178,6 +180,14 @@ export class AwsClientFactory {
     return this.cached('marketplace', () => {
       const pkg = sdk.marketplace();
       return new pkg.MarketplaceMeteringClient(this.baseConfig('marketplace'));
+    });
+  }
+
+  /** Athena, for the SQL engine of `metering reconcile` (aws target only: the local stack has none). */
+  athena(): AthenaClient {
+    return this.cached('athena', () => {
+      const pkg = sdk.athena();
+      return new pkg.AthenaClient(this.baseConfig('athena'));
     });
   }
 

@@ -33,6 +33,16 @@ export interface PlatformConfig {
   readonly accountId: string;
   /** The role the authorizer assumes for tenant-scoped credentials (key policies name it). */
   readonly tenantRuntimeRoleArn: string;
+  /**
+   * Where the `athena` engine of `metering reconcile` runs its SQL: the infra app writes it with the
+   * Glue table it defines over the raw lake. Absent on the local target, which has no Athena.
+   */
+  readonly athena?: {
+    readonly workgroup: string;
+    /** The Glue database and table over `raw/`, partitioned by arrival hour (`dt`). */
+    readonly database: string;
+    readonly table: string;
+  };
 }
 
 export function platformParameterName(stage: string): string {
@@ -88,6 +98,10 @@ export function parsePlatformConfig(json: string, source: string): PlatformConfi
     'accountId',
     'tenantRuntimeRoleArn',
   ];
+  // Optional as a whole, complete when present: a half-written athena block is a broken deploy.
+  if (pick(value, 'athena') !== undefined) {
+    required.push('athena.workgroup', 'athena.database', 'athena.table');
+  }
   const missing = required.filter((p) => typeof pick(value, p) !== 'string' || pick(value, p) === '');
   if (missing.length > 0) throw invalid(source, `it lacks ${missing.join(', ')}`);
   if (pick(value, 'schemaVersion') !== 1) throw invalid(source, 'its schemaVersion is not 1');

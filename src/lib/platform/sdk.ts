@@ -30,5 +30,6 @@ export const sdk = {
     requireCjs(
       '@aws-sdk/client-marketplace-metering',
     ) as typeof import('@aws-sdk/client-marketplace-metering'),
+  athena: () => requireCjs('@aws-sdk/client-athena') as typeof import('@aws-sdk/client-athena'),
   http: () => requireCjs('@smithy/node-http-handler') as typeof import('@smithy/node-http-handler'),
 };

@@ -48,6 +48,8 @@ function build(factory: AwsClientFactory, service: ServiceName): ResolvedView {
       return factory.organizations();
     case 'marketplace':
       return factory.marketplace();
+    case 'athena':
+      return factory.athena();
   }
 }
 

@@ -30,6 +30,7 @@ function fullConfig(): PlatformConfig {
     },
     accountId: '123456789012',
     tenantRuntimeRoleArn: 'arn:aws:iam::123456789012:role/saasctl-prod-tenant-runtime',
+    athena: { workgroup: 'saasctl-prod', database: 'saasctl_prod', table: 'raw_usage' },
   };
 }
 
@@ -79,13 +80,41 @@ describe('platform configuration', () => {
   });
 
   describe('parsePlatformConfig', () => {
-    it('accepts a full configuration, state machines included', () => {
+    it('accepts a full configuration, state machines and athena included', () => {
       expect(parsePlatformConfig(JSON.stringify(fullConfig()), SOURCE)).to.deep.equal(fullConfig());
     });
 
     it('accepts a configuration without the optional state machines', () => {
       const json = withField('stateMachines', undefined);
       expect(parsePlatformConfig(json, SOURCE)).not.to.have.property('stateMachines');
+    });
+
+    it('accepts a configuration without the optional athena block (the local target has none)', () => {
+      const json = withField('athena', undefined);
+      expect(parsePlatformConfig(json, SOURCE)).not.to.have.property('athena');
+    });
+
+    for (const field of ['athena.workgroup', 'athena.database', 'athena.table']) {
+      it(`names ${field} when the athena block lacks it, or holds it empty or not as a string`, () => {
+        for (const value of [undefined, '', 7]) {
+          const err = thrownBy(() => parsePlatformConfig(withField(field, value), SOURCE));
+          expect(err.code).to.equal('PLATFORM_CONFIG_INVALID');
+          expect(err.message, String(value)).to.equal(
+            `The platform configuration ${SOURCE} is unusable: it lacks ${field}.`,
+          );
+        }
+      });
+    }
+
+    it('names every athena field when the athena block is present but not an object', () => {
+      for (const value of [null, 'saasctl-prod', {}]) {
+        expect(
+          thrownBy(() => parsePlatformConfig(withField('athena', value), SOURCE)).message,
+          JSON.stringify(value),
+        ).to.equal(
+          `The platform configuration ${SOURCE} is unusable: it lacks athena.workgroup, athena.database, athena.table.`,
+        );
+      }
     });
 
     it('names every missing field, in order, when only the schema version is there', () => {
