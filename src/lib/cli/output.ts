@@ -36,6 +36,21 @@ export class StderrReporter implements Reporter {
     this.out.write(`${this.paint.yellow('Warning:')} ${message}\n`);
   }
 
+  private lastProgress = 0;
+
+  progress(message: string, done = false): void {
+    const now = Date.now();
+    if (this.out.isTTY) {
+      if (!done && now - this.lastProgress < 100) return;
+      this.out.write(`\r${message}\u001b[K${done ? '\n' : ''}`);
+    } else {
+      // Logs get a line every ten seconds, and the last one.
+      if (!done && now - this.lastProgress < 10_000) return;
+      this.out.write(`${message}\n`);
+    }
+    this.lastProgress = now;
+  }
+
   step(title: string): StepHandle {
     const started = Date.now();
     const line = (mark: string, detail?: string): void => {

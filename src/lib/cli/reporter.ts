@@ -8,6 +8,11 @@ export interface Reporter {
   warn(message: string): void;
   /** Starts a named step; the handle says how it ended. */
   step(title: string): StepHandle;
+  /**
+   * Progress of long work, called as often as convenient: the reporter decides how often to
+   * show it (rewritten in place on a terminal, a line now and then otherwise). `done` ends it.
+   */
+  progress?(message: string, done?: boolean): void;
 }
 
 export interface StepHandle {

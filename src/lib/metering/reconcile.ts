@@ -1,11 +1,9 @@
-import type { S3Client } from '@aws-sdk/client-s3';
-
 import { usageError } from '../cli/errors.js';
 import type { UsageCounters } from './counters.js';
-import { hourOf, validateEvent } from './events.js';
-import { listLakeKeys, readLakeObject } from './lake.js';
-import { parseLakeObjectKey, partitionsForPeriod } from './lake-layout.js';
-import { combine, type MetricRegistry } from './metrics.js';
+import { hourOf } from './events.js';
+import type { LakeCell, LakeEngine } from './lake-aggregate.js';
+import type { MetricRegistry } from './metrics.js';
+import type { ReconcileMarks } from './reconcile-marks.js';
 import type { HourKey } from './types.js';
 
 export interface ReconcileRequest {
@@ -32,7 +30,10 @@ export interface DriftRow {
 export interface ReconcileResult {
   readonly from: string;
   readonly to: string;
+  readonly engine: string;
   readonly objects: number;
+  /** Bytes read from the lake (athena: bytes its query scanned). */
+  readonly bytes: number;
   readonly events: number;
   readonly duplicates: number;
   readonly malformed: number;
@@ -43,88 +44,59 @@ export interface ReconcileResult {
   readonly compared: number;
   readonly drift: readonly DriftRow[];
   readonly totals: { readonly lake: number; readonly counters: number };
+  /**
+   * Usage that arrived after its hour was last reconciled in full: counted in the lake values
+   * above, and listed apart for billing to carry forward.
+   */
+  readonly arrivedAfterReconcile: readonly LakeCell[];
+  /** Hours this run marked reconciled (a full run, all tenants, that left no drift). */
+  readonly hoursMarked: number;
+  readonly elapsedMs: number;
 }
 
 export interface ReconcileDependencies {
-  readonly s3: S3Client;
-  readonly bucket: string;
+  /** The engine that aggregates the lake: stream (lake-engine.ts) or athena (athena.ts). */
+  readonly engine: LakeEngine;
+  readonly engineName: string;
   readonly counters: Pick<UsageCounters, 'list' | 'set'>;
   readonly registry: MetricRegistry;
+  /** Where full reconciles are remembered, to report the usage that arrives after one. */
+  readonly marks?: Pick<ReconcileMarks, 'read' | 'record'>;
   /** Audits a repaired counter (reconcile --fix). */
   readonly audit?: (row: DriftRow) => Promise<void>;
-  readonly onObject?: (progress: { objects: number; events: number }) => void;
+  readonly now?: () => Date;
 }
 
 export const DEFAULT_LATE_ARRIVAL_HOURS = 24;
 
 /**
- * Reconciles the usage counters against the raw lake, the billing system of record: reads the
- * period's partitions (plus the late-arrival window) object by object and line by line, keeps
- * the events whose ts is in the period, dedups them by eventId, aggregates per tenant, metric
- * and hour with each metric's aggregation, and compares with the counters. With `fix`, each
- * drifted counter is set to the lake's value by a conditional write on the value just read.
+ * Reconciles the usage counters against the raw lake, the billing system of record. The engine
+ * aggregates the lake's distinct valid events per tenant, metric and hour; the counters of the
+ * same period are read and compared cell by cell. With `fix`, each drifted counter is set to
+ * the lake's value by a conditional write on the value just read, and audited.
  *
- * This is the streaming engine on one core; parallel downloads, both cores and memory that
- * does not grow with the period (the eventId set) are the next steps of the metering issue.
+ * A full run (every tenant) that leaves no drift marks the period's ended hours reconciled; a
+ * later run lists apart the usage that arrived after that, for billing to carry forward.
  */
 export async function reconcile(
   deps: ReconcileDependencies,
   request: ReconcileRequest,
 ): Promise<ReconcileResult> {
+  const now = deps.now ?? (() => new Date());
+  const startedAt = now();
   const start = request.from.getTime();
   const end = request.to.getTime();
   if (!(start < end)) throw usageError('INVALID_PERIOD', 'Invalid period: --from must be before --to.');
-  const prefixes = partitionsForPeriod(
-    request.from,
-    request.to,
-    request.lateArrivalHours ?? DEFAULT_LATE_ARRIVAL_HOURS,
-  );
-  const seen = new Set<string>();
-  const lake = new Map<string, { tenantId: string; metric: string; hour: HourKey; quantity: number }>();
-  const stats = { objects: 0, events: 0, duplicates: 0, malformed: 0, outsidePeriod: 0 };
-  const foreignKeys: string[] = [];
-  for await (const key of listLakeKeys(deps.s3, deps.bucket, prefixes)) {
-    const parsed = parseLakeObjectKey(key);
-    if (!parsed) {
-      foreignKeys.push(key);
-      continue;
-    }
-    stats.objects++;
-    // Validated as the aggregator validated it, against the time the object arrived (the key
-    // keeps that time to the second).
-    const arrival = new Date(parsed.arrival.getTime() + 1000);
-    for await (const line of readLakeObject(deps.s3, deps.bucket, key)) {
-      const result = 'value' in line ? validateEvent(line.value, deps.registry, arrival) : undefined;
-      if (!result?.ok) {
-        stats.malformed++;
-        continue;
-      }
-      const event = result.event;
-      const ts = Date.parse(event.ts);
-      if (ts < start || ts >= end) {
-        stats.outsidePeriod++;
-        continue;
-      }
-      if (request.tenantId && event.tenantId !== request.tenantId) continue;
-      if (seen.has(event.eventId)) {
-        stats.duplicates++;
-        continue;
-      }
-      seen.add(event.eventId);
-      stats.events++;
-      const hour = hourOf(event.ts);
-      const id = rowId(event.tenantId, event.metric, hour);
-      const current = lake.get(id);
-      const aggregation = deps.registry.require(event.metric).aggregation;
-      lake.set(id, {
-        tenantId: event.tenantId,
-        metric: event.metric,
-        hour,
-        quantity: current ? combine(aggregation, current.quantity, event.quantity) : event.quantity,
-      });
-    }
-    deps.onObject?.({ objects: stats.objects, events: stats.events });
-  }
+  const reconciledAt = deps.marks ? await deps.marks.read(request.from, request.to) : undefined;
+  const lake = await deps.engine({
+    from: request.from,
+    to: request.to,
+    lateArrivalHours: request.lateArrivalHours ?? DEFAULT_LATE_ARRIVAL_HOURS,
+    metrics: deps.registry.list(),
+    ...(request.tenantId ? { tenantId: request.tenantId } : {}),
+    ...(reconciledAt ? { reconciledAt } : {}),
+  });
+  const cells = new Map(lake.cells.map((cell) => [rowId(cell.tenantId, cell.metric, cell.hour), cell]));
 
   const counters = await deps.counters.list({
     from: hourOf(request.from.toISOString()),
@@ -132,20 +104,15 @@ export async function reconcile(
     ...(request.tenantId ? { tenantId: request.tenantId } : {}),
   });
   const counted = new Map(counters.map((c) => [rowId(c.tenantId, c.metric, c.hour), c]));
-  const ids = new Set([...lake.keys(), ...counted.keys()]);
+  const ids = new Set([...cells.keys(), ...counted.keys()]);
   const drift: DriftRow[] = [];
   let lakeTotal = 0;
   let counterTotal = 0;
   for (const id of [...ids].sort()) {
-    const fromLake = lake.get(id);
+    const fromLake = cells.get(id);
     const counter = counted.get(id);
-    const row = {
-      tenantId: (fromLake ?? counter)!.tenantId,
-      metric: (fromLake ?? counter)!.metric,
-      hour: (fromLake ?? counter)!.hour,
-      lake: fromLake?.quantity ?? 0,
-      counter: counter?.quantity ?? 0,
-    };
+    const { tenantId, metric, hour } = (fromLake ?? counter)!;
+    const row = { tenantId, metric, hour, lake: fromLake?.quantity ?? 0, counter: counter?.quantity ?? 0 };
     lakeTotal += row.lake;
     counterTotal += row.counter;
     if (Math.abs(row.lake - row.counter) <= 1e-9) continue;
@@ -154,22 +121,37 @@ export async function reconcile(
       drift.push({ ...row, difference });
       continue;
     }
-    const fixed = await deps.counters.set(row.tenantId, row.metric, row.hour, row.lake, {
+    const fixed = await deps.counters.set(tenantId, metric, hour, row.lake, {
       expectedQuantity: row.counter,
-      aggregation: deps.registry.require(row.metric).aggregation,
+      aggregation: deps.registry.require(metric).aggregation,
     });
     const repaired = { ...row, difference, fixed };
     if (fixed) await deps.audit?.(repaired);
     drift.push(repaired);
   }
+
+  const settled = drift.every((row) => row.fixed);
+  const hoursMarked =
+    deps.marks && !request.tenantId && settled
+      ? await deps.marks.record(request.from, request.to, startedAt)
+      : 0;
   return {
     from: request.from.toISOString(),
     to: request.to.toISOString(),
-    ...stats,
-    foreignKeys,
+    engine: deps.engineName,
+    objects: lake.objects,
+    bytes: lake.bytes,
+    events: lake.events,
+    duplicates: lake.duplicates,
+    malformed: lake.malformed,
+    outsidePeriod: lake.outsidePeriod,
+    foreignKeys: lake.foreignKeys,
     compared: ids.size,
     drift,
     totals: { lake: lakeTotal, counters: counterTotal },
+    arrivedAfterReconcile: lake.arrivedAfterReconcile ?? [],
+    hoursMarked,
+    elapsedMs: now().getTime() - startedAt.getTime(),
   };
 }
 

@@ -1,10 +1,18 @@
 import { usageError } from '../cli/errors.js';
+import type { Reporter } from '../cli/reporter.js';
 import { catalogs } from '../tenants/context.js';
 import type { PlatformSource } from '../tenants/lifecycle.js';
 import { assertTenantId } from '../tenants/model.js';
 import { UsageCounters } from './counters.js';
 import { MetricRegistry } from './metrics.js';
+import { athenaEngineFor } from './athena.js';
+import type { LakeEngine, LakeProgress } from './lake-aggregate.js';
+import { aggregateLake, s3LakeSource } from './lake-engine.js';
 import { reconcile, type ReconcileResult } from './reconcile.js';
+import { ReconcileMarks } from './reconcile-marks.js';
+
+export const RECONCILE_ENGINES = ['stream', 'athena'] as const;
+export type ReconcileEngineName = (typeof RECONCILE_ENGINES)[number];
 
 export interface ReconcileOptions {
   readonly month?: string;
@@ -13,6 +21,10 @@ export interface ReconcileOptions {
   readonly tenantId?: string;
   readonly fix?: boolean;
   readonly lateArrivalHours?: number;
+  readonly engine?: ReconcileEngineName;
+  /** Stream engine: objects downloaded and parsed at once. */
+  readonly concurrency?: number;
+  readonly reporter?: Reporter;
 }
 
 /** `--month YYYY-MM` or `--from ISO --to ISO` as a UTC period; bad input is refused first. */
@@ -52,14 +64,39 @@ export async function runReconcile(
 ): Promise<ReconcileResult> {
   const period = reconcilePeriod(options);
   const tenantId = options.tenantId === undefined ? undefined : assertTenantId(options.tenantId);
+  const engineName = options.engine ?? 'stream';
+  if (!RECONCILE_ENGINES.includes(engineName)) {
+    throw usageError('INVALID_ENGINE', `Invalid engine "${engineName}": stream or athena.`);
+  }
+  if (
+    options.concurrency !== undefined &&
+    !(Number.isInteger(options.concurrency) && options.concurrency >= 1)
+  ) {
+    throw usageError(
+      'INVALID_CONCURRENCY',
+      `Invalid concurrency ${options.concurrency}: a whole number from 1.`,
+    );
+  }
   const platform = await open();
   const { config, clients } = platform;
   const { catalog } = catalogs(platform);
   const actor = await platform.actor();
-  return reconcile(
+  const reporter = options.reporter;
+  const engine: LakeEngine =
+    engineName === 'athena'
+      ? athenaEngineFor(platform)
+      : (request) =>
+          aggregateLake(s3LakeSource(clients.s3(), config.rawLakeBucket), request, {
+            concurrency: options.concurrency,
+            onProgress: reporter?.progress
+              ? (p) => reporter.progress?.(describeProgress(p), false)
+              : undefined,
+          });
+  const result = await reconcile(
     {
-      s3: clients.s3(),
-      bucket: config.rawLakeBucket,
+      engine,
+      engineName,
+      marks: new ReconcileMarks(clients.documents(), config.tables.controlPlane),
       counters: new UsageCounters(clients.documents(), config.tables.usage),
       registry: new MetricRegistry(),
       audit: async (row) => {
@@ -78,4 +115,15 @@ export async function runReconcile(
       lateArrivalHours: options.lateArrivalHours,
     },
   );
+  if (engineName === 'stream') reporter?.progress?.(`Read ${result.objects} lake objects.`, true);
+  return result;
+}
+
+function describeProgress(p: LakeProgress): string {
+  const total = p.listingDone ? `${p.listed}` : `${p.listed}+`;
+  return `Reading the lake: ${p.objects}/${total} objects, ${megabytes(p.bytes)}, ${p.events.toLocaleString('en-US')} events`;
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(1)} MB`;
 }

@@ -1,0 +1,507 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+import type { S3Client } from '@aws-sdk/client-s3';
+
+import { SaasctlError, usageError } from '../cli/errors.js';
+import { sdk } from '../platform/sdk.js';
+import { HOUR_MS } from './events.js';
+import { listLakeKeys } from './lake.js';
+import type { LakeAggregation, LakeAggregationRequest, LakeCell, LakeProgress } from './lake-aggregate.js';
+import {
+  EARLY_ARRIVAL_MS,
+  FIREHOSE_MAX_BUFFER_MS,
+  parseLakeObjectKey,
+  partitionsForPeriod,
+} from './lake-layout.js';
+import { LakeObjectParser, type ParsedObject, type ParseSettings } from './lake-parse.js';
+import type { WorkerRequest, WorkerResponse } from './lake-worker.js';
+import { MetricRegistry } from './metrics.js';
+
+/** Where the stream engine reads lake objects from: the bucket, or a copy of it on disk. */
+export interface LakeSource {
+  /** Every key under the prefixes, prefix by prefix, each prefix's keys in key order. */
+  list(prefixes: readonly string[]): AsyncIterable<string>;
+  /** One object's bytes as stored (gzip). */
+  fetch(key: string): Promise<Uint8Array>;
+}
+
+export function s3LakeSource(s3: S3Client, bucket: string): LakeSource {
+  return {
+    list: (prefixes) => listLakeKeys(s3, bucket, prefixes),
+    async fetch(key) {
+      const { Body } = await s3.send(new (sdk.s3().GetObjectCommand)({ Bucket: bucket, Key: key }));
+      return Body ? Body.transformToByteArray() : new Uint8Array();
+    },
+  };
+}
+
+/** A lake copied to disk (`aws s3 sync s3://<bucket>/raw <root>/raw`), keys as relative paths. */
+export function fileLakeSource(root: string): LakeSource {
+  return {
+    async *list(prefixes) {
+      for (const prefix of prefixes) {
+        let names: string[];
+        try {
+          names = await readdir(path.join(root, prefix), { recursive: true });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+          throw err;
+        }
+        const keys = names.map((name) => prefix + name.split(path.sep).join('/'));
+        for (const key of keys.sort()) {
+          if (!key.endsWith('/')) yield key;
+        }
+      }
+    },
+    fetch: (key) => readFile(path.join(root, key)),
+  };
+}
+
+export interface StreamEngineOptions {
+  /** Objects downloaded and parsed at once. Default 8. */
+  readonly concurrency?: number;
+  /** Parser threads; 0 parses on the calling thread. Default: the machine's cores, at most 4. */
+  readonly workers?: number;
+  readonly onProgress?: (progress: LakeProgress) => void;
+}
+
+const DEFAULT_CONCURRENCY = 8;
+
+/**
+ * The stream engine: aggregates the raw lake for a period. It lists the period's hour
+ * partitions (plus the early and late arrival margins), downloads objects with bounded
+ * concurrency, gunzips and parses them on worker threads, and folds their events into one
+ * cell per tenant, metric and hour, counting each eventId once.
+ *
+ * Memory does not grow with the length of the period. Deduplication is exact (on the whole id,
+ * never a hash alone) and kept per event hour; an hour's id set is dropped as soon as every
+ * object that can hold its on-time events (arrival up to `lateArrivalHours` after it) is done.
+ * Events arriving later still (in a later partition, when the read window covers one) are held
+ * apart by id and checked against their hour's on-time objects in a second, targeted pass, so a
+ * very late copy of an event already counted is still a duplicate.
+ */
+export async function aggregateLake(
+  source: LakeSource,
+  request: LakeAggregationRequest,
+  options: StreamEngineOptions = {},
+): Promise<LakeAggregation> {
+  const from = request.from.getTime();
+  const to = request.to.getTime();
+  if (!(from < to)) throw usageError('INVALID_PERIOD', 'Invalid period: --from must be before --to.');
+  const registry = new MetricRegistry(request.metrics ?? []);
+  const lateMs = request.lateArrivalHours * HOUR_MS;
+  const prefixes = partitionsForPeriod(request.from, request.to, request.lateArrivalHours);
+  const pool = new ParserPool(
+    { from, to, tenantId: request.tenantId, metrics: registry.list() },
+    options.workers ?? Math.min(4, availableParallelism()),
+  );
+  const folder = new CellFolder(registry, request.reconciledAt ?? new Map());
+  const foreignKeys: string[] = [];
+  const keysByPrefix = new Map<number, string[]>();
+  const stats = { listed: 0, listingDone: false, objects: 0, bytes: 0, malformed: 0, outsidePeriod: 0 };
+  // Objects not yet folded in, per partition hour; with the partition being listed, they bound
+  // which event hours may still see on-time events.
+  const outstanding = new Map<number, number>();
+  let listingAt = -Infinity;
+  const settledBefore = (): number => {
+    let min = stats.listingDone ? Infinity : listingAt;
+    for (const partition of outstanding.keys()) min = Math.min(min, partition);
+    return min;
+  };
+
+  let failure: { error: unknown } | undefined;
+  const inFlight = new Set<Promise<void>>();
+  const concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
+  const progress = (): void =>
+    options.onProgress?.({
+      listed: stats.listed,
+      listingDone: stats.listingDone,
+      objects: stats.objects,
+      bytes: stats.bytes,
+      events: folder.events,
+    });
+
+  try {
+    for await (const key of source.list(prefixes)) {
+      if (failure) break;
+      const parts = parseLakeObjectKey(key);
+      if (!parts) {
+        foreignKeys.push(key);
+        continue;
+      }
+      const partition = Date.parse(`${parts.prefixHour}:00:00Z`);
+      listingAt = Math.max(listingAt, partition);
+      outstanding.set(partition, (outstanding.get(partition) ?? 0) + 1);
+      const keys = keysByPrefix.get(partition) ?? [];
+      keys.push(key);
+      keysByPrefix.set(partition, keys);
+      stats.listed++;
+      const arrival = latestArrival(parts.arrival);
+      const task = (async () => {
+        const data = await source.fetch(key);
+        stats.bytes += data.byteLength;
+        const parsed = await parseObject(pool, key, data, arrival);
+        stats.objects++;
+        stats.malformed += parsed.malformed;
+        stats.outsidePeriod += parsed.outsidePeriod;
+        folder.fold(parsed, partition, lateMs, arrival);
+        const left = (outstanding.get(partition) ?? 1) - 1;
+        if (left === 0) outstanding.delete(partition);
+        else outstanding.set(partition, left);
+        folder.release(settledBefore(), lateMs);
+        progress();
+      })().catch((error: unknown) => {
+        failure ??= { error };
+      });
+      inFlight.add(task);
+      void task.finally(() => inFlight.delete(task));
+      if (inFlight.size >= concurrency) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    if (failure) throw failure.error;
+    stats.listingDone = true;
+    folder.release(settledBefore(), lateMs);
+    progress();
+
+    // The second pass: very late events of hours that had on-time events, checked against the
+    // objects that held those.
+    const hours = folder.hoursToVerify();
+    if (hours.length > 0) {
+      const partitions = new Set<number>();
+      for (const hour of hours) {
+        const first = Math.floor((hour - EARLY_ARRIVAL_MS) / HOUR_MS) * HOUR_MS;
+        for (let p = first; p <= hour + lateMs; p += HOUR_MS) partitions.add(p);
+      }
+      const keys = [...partitions].flatMap((p) => keysByPrefix.get(p) ?? []);
+      await mapBounded(keys, concurrency, async (key) => {
+        const parts = parseLakeObjectKey(key)!;
+        const parsed = await parseObject(pool, key, await source.fetch(key), latestArrival(parts.arrival));
+        folder.verify(parsed);
+      });
+    }
+    folder.settleLate();
+  } finally {
+    await Promise.allSettled(inFlight);
+    await pool.close();
+  }
+  return {
+    cells: folder.cells(),
+    objects: stats.objects,
+    bytes: stats.bytes,
+    events: folder.events,
+    duplicates: folder.duplicates,
+    malformed: stats.malformed,
+    outsidePeriod: stats.outsidePeriod,
+    foreignKeys,
+    arrivedAfterReconcile: folder.arrivedAfterReconcile(),
+  };
+}
+
+/** Folds parsed objects into cells, deduplicating by eventId per event hour. */
+class CellFolder {
+  events = 0;
+  duplicates = 0;
+  private readonly index = new Map<string, number>();
+  private readonly keys: string[] = [];
+  private readonly hourOf: number[] = [];
+  private readonly isMax: boolean[] = [];
+  private readonly quantity: number[] = [];
+  private readonly count: number[] = [];
+  /** What arrived after the hour's last full reconcile, per cell. */
+  private readonly lateQuantity: number[] = [];
+  private readonly lateCount: number[] = [];
+  /** On-time ids per event hour, until the hour is settled. */
+  private readonly open = new Map<number, IdSet>();
+  /** Hours whose on-time ids were seen (and may since have been dropped). */
+  private readonly seenHours = new Set<number>();
+  /** Very late events per event hour, by id: counted once verified. */
+  private readonly late = new Map<number, Map<string, LateEvent>>();
+
+  constructor(
+    private readonly registry: MetricRegistry,
+    private readonly reconciledAt: ReadonlyMap<number, number>,
+  ) {}
+
+  /** Folds an object in: `arrival` is the latest its records can have arrived. */
+  fold(parsed: ParsedObject, partition: number, lateMs: number, arrival: number): void {
+    const cellOf = parsed.groups.map((key) => this.cell(key));
+    const afterReconcile = cellOf.map(
+      (cell) => arrival > (this.reconciledAt.get(this.hourOf[cell]) ?? Infinity),
+    );
+    const { group, quantity, hashes, ids, idEnds } = parsed;
+    for (let i = 0; i < parsed.count; i++) {
+      const cell = cellOf[group[i]];
+      const hour = this.hourOf[cell];
+      const start = i === 0 ? 0 : idEnds[i - 1];
+      if (partition > hour + lateMs) {
+        const byId = this.late.get(hour) ?? new Map<string, LateEvent>();
+        this.late.set(hour, byId);
+        const id = latin1(ids, start, idEnds[i]);
+        if (byId.has(id)) this.duplicates++;
+        else byId.set(id, { cell, quantity: quantity[i], afterReconcile: afterReconcile[group[i]] });
+        continue;
+      }
+      let set = this.open.get(hour);
+      if (!set) {
+        set = new IdSet();
+        this.open.set(hour, set);
+        this.seenHours.add(hour);
+      }
+      if (set.add(hashes[i], ids, start, idEnds[i])) this.add(cell, quantity[i], afterReconcile[group[i]]);
+      else this.duplicates++;
+    }
+  }
+
+  /** Drops the id sets of the hours no unread object can add an on-time event to. */
+  release(settledBefore: number, lateMs: number): void {
+    for (const hour of this.open.keys()) {
+      if (hour + lateMs < settledBefore) this.open.delete(hour);
+    }
+  }
+
+  hoursToVerify(): number[] {
+    return [...this.late.keys()].filter((hour) => this.seenHours.has(hour));
+  }
+
+  /** Second pass: a very late event whose id an on-time object holds is a duplicate. */
+  verify(parsed: ParsedObject): void {
+    const hourOfGroup = parsed.groups.map((key) => this.hourOf[this.cell(key)]);
+    for (let i = 0; i < parsed.count; i++) {
+      const byId = this.late.get(hourOfGroup[parsed.group[i]]);
+      if (!byId || byId.size === 0) continue;
+      const id = latin1(parsed.ids, i === 0 ? 0 : parsed.idEnds[i - 1], parsed.idEnds[i]);
+      if (byId.delete(id)) this.duplicates++;
+    }
+  }
+
+  settleLate(): void {
+    for (const byId of this.late.values()) {
+      for (const { cell, quantity, afterReconcile } of byId.values())
+        this.add(cell, quantity, afterReconcile);
+    }
+    this.late.clear();
+  }
+
+  cells(): LakeCell[] {
+    const cells: LakeCell[] = [];
+    for (let c = 0; c < this.keys.length; c++) {
+      if (this.count[c] === 0) continue;
+      const [tenantId, metric, hour] = this.keys[c].split('\u0000');
+      cells.push({ tenantId, metric, hour, quantity: this.quantity[c], events: this.count[c] });
+    }
+    return cells;
+  }
+
+  arrivedAfterReconcile(): LakeCell[] {
+    const cells: LakeCell[] = [];
+    for (let c = 0; c < this.keys.length; c++) {
+      if (this.lateCount[c] === 0) continue;
+      const [tenantId, metric, hour] = this.keys[c].split('\u0000');
+      cells.push({ tenantId, metric, hour, quantity: this.lateQuantity[c], events: this.lateCount[c] });
+    }
+    return cells;
+  }
+
+  private add(cell: number, quantity: number, afterReconcile: boolean): void {
+    this.events++;
+    const max = this.isMax[cell];
+    this.quantity[cell] = fold(max, this.count[cell]++, this.quantity[cell], quantity);
+    if (afterReconcile) {
+      this.lateQuantity[cell] = fold(max, this.lateCount[cell]++, this.lateQuantity[cell], quantity);
+    }
+  }
+
+  private cell(key: string): number {
+    let cell = this.index.get(key);
+    if (cell === undefined) {
+      cell = this.keys.length;
+      const [, metric, hour] = key.split('\u0000');
+      this.index.set(key, cell);
+      this.keys.push(key);
+      this.hourOf.push(Date.parse(`${hour}:00:00Z`));
+      this.isMax.push(this.registry.require(metric).aggregation === 'max');
+      this.quantity.push(0);
+      this.count.push(0);
+      this.lateQuantity.push(0);
+      this.lateCount.push(0);
+    }
+    return cell;
+  }
+}
+
+interface LateEvent {
+  readonly cell: number;
+  readonly quantity: number;
+  readonly afterReconcile: boolean;
+}
+
+/** A cell's value with one more event: the sum, or the max for sampled metrics. */
+function fold(max: boolean, count: number, value: number, quantity: number): number {
+  if (count === 0) return quantity;
+  return max ? Math.max(value, quantity) : value + quantity;
+}
+
+/**
+ * An exact set of event ids: open addressing on the FNV-1a hash the parser computed, the ids'
+ * bytes kept in one arena and compared in full on a hash match. About 50 bytes per id, against
+ * some 120 for a Set of strings, and no string is ever made.
+ */
+export class IdSet {
+  private slots = new Int32Array(1024);
+  private slotHash = new Uint32Array(1024);
+  private arena = new Uint8Array(16 * 1024);
+  private used = 0;
+  size = 0;
+
+  /** Adds the id `bytes[start, end)` with its hash; false when it was already there. */
+  add(hash: number, bytes: Uint8Array, start: number, end: number): boolean {
+    const length = end - start;
+    const mask = this.slots.length - 1;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const at = this.slots[i];
+      if (at === 0) {
+        if (this.used + length + 1 > this.arena.length) {
+          const arena = new Uint8Array(Math.max(this.arena.length * 2, this.used + length + 1));
+          arena.set(this.arena.subarray(0, this.used));
+          this.arena = arena;
+        }
+        this.arena[this.used] = length;
+        this.arena.set(bytes.subarray(start, end), this.used + 1);
+        this.slots[i] = this.used + 1;
+        this.slotHash[i] = hash;
+        this.used += length + 1;
+        if (++this.size * 2 > this.slots.length) this.grow();
+        return true;
+      }
+      if (this.slotHash[i] === hash && this.arena[at - 1] === length && this.same(at, bytes, start, length)) {
+        return false;
+      }
+    }
+  }
+
+  private same(at: number, bytes: Uint8Array, start: number, length: number): boolean {
+    const arena = this.arena;
+    for (let k = 0; k < length; k++) if (arena[at + k] !== bytes[start + k]) return false;
+    return true;
+  }
+
+  private grow(): void {
+    const slots = new Int32Array(this.slots.length * 2);
+    const slotHash = new Uint32Array(slots.length);
+    const mask = slots.length - 1;
+    for (let j = 0; j < this.slots.length; j++) {
+      const at = this.slots[j];
+      if (at === 0) continue;
+      let i = this.slotHash[j] & mask;
+      while (slots[i] !== 0) i = (i + 1) & mask;
+      slots[i] = at;
+      slotHash[i] = this.slotHash[j];
+    }
+    this.slots = slots;
+    this.slotHash = slotHash;
+  }
+}
+
+async function parseObject(pool: ParserPool, key: string, data: Uint8Array, arrival: number) {
+  try {
+    return await pool.parse(data, arrival);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new SaasctlError('LAKE_OBJECT_UNREADABLE', `Could not read lake object ${key}: ${reason}`, {
+      cause: err,
+      actions: ['Lake objects are gzip NDJSON, as Firehose writes them: move anything else out of raw/.'],
+    });
+  }
+}
+
+/**
+ * The latest time a record in an object can have arrived, the clock its events are checked
+ * against (a ts more than five minutes past it is malformed). The key keeps the arrival of the
+ * object's first record, to the second; Firehose buffers up to 900 s after it. The aggregator
+ * judged each record by its own arrival, which the lake does not keep, so an event stamped
+ * 5 to 20 minutes ahead of its producer's clock may count here and not there: reconcile then
+ * reports it as drift, never silently.
+ */
+function latestArrival(firstRecord: Date): number {
+  return firstRecord.getTime() + 1000 + FIREHOSE_MAX_BUFFER_MS;
+}
+
+function latin1(bytes: Uint8Array, start: number, end: number): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
+}
+
+/** Parses objects on worker threads, the least busy first, or inline with no workers. */
+class ParserPool {
+  private readonly inline?: LakeObjectParser;
+  private readonly workers: {
+    worker: Worker;
+    pending: Map<number, { resolve: (p: ParsedObject) => void; reject: (e: Error) => void }>;
+  }[] = [];
+  private nextId = 0;
+
+  constructor(settings: ParseSettings, count: number) {
+    if (count <= 0) {
+      this.inline = new LakeObjectParser(settings);
+      return;
+    }
+    for (let n = 0; n < count; n++) {
+      const worker = startWorker(settings);
+      const entry = { worker, pending: new Map() };
+      worker.on('message', (response: WorkerResponse) => {
+        const waiter = entry.pending.get(response.id);
+        entry.pending.delete(response.id);
+        if (!waiter) return;
+        if ('error' in response) waiter.reject(new Error(response.error));
+        else waiter.resolve(response.parsed);
+      });
+      const failAll = (error: Error): void => {
+        for (const waiter of entry.pending.values()) waiter.reject(error);
+        entry.pending.clear();
+      };
+      worker.on('error', failAll);
+      worker.on('exit', (code) => failAll(new Error(`A lake parser thread exited (code ${code}).`)));
+      this.workers.push(entry);
+    }
+  }
+
+  parse(data: Uint8Array, arrival: number): Promise<ParsedObject> {
+    if (this.inline) return Promise.resolve().then(() => this.inline!.parse(data, new Date(arrival)));
+    const entry = this.workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+    const id = this.nextId++;
+    return new Promise<ParsedObject>((resolve, reject) => {
+      entry.pending.set(id, { resolve, reject });
+      // A Buffer may be a view of a shared pool: copy it out rather than transfer the pool.
+      const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+      const request: WorkerRequest = { id, data: owned, arrival };
+      entry.worker.postMessage(request, [owned.buffer as ArrayBuffer]);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map(({ worker }) => worker.terminate()));
+  }
+}
+
+/**
+ * A parser thread. From TypeScript sources (the tests run through tsx) the worker is the .ts
+ * sibling, and tsx's loader has to be registered in the thread before it can be imported.
+ */
+function startWorker(settings: ParseSettings): Worker {
+  if (!import.meta.url.endsWith('.ts')) {
+    return new Worker(new URL('./lake-worker.js', import.meta.url), { workerData: settings });
+  }
+  const source = new URL('./lake-worker.ts', import.meta.url).href;
+  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(source)}); });`;
+  return new Worker(boot, { eval: true, workerData: settings });
+}
+
+async function mapBounded<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>) {
+  let next = 0;
+  const run = async (): Promise<void> => {
+    while (next < items.length) await task(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, run));
+}
