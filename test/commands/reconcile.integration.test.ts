@@ -25,7 +25,7 @@ describe('metering reconcile on the embedded stack', function () {
         ['tenant', 'onboard', id, '--tier', 'pro', '--name', id, '--admin-email', `ops@${id}.test`, '--json'],
         home,
       );
-      expect(result.exitCode).to.equal(0);
+      expect(result.exitCode, result.stdout + result.stderr).to.equal(0);
     }
     const events: UsageEvent[] = [];
     for (let i = 0; i < 600; i++) {
@@ -94,6 +94,41 @@ describe('metering reconcile on the embedded stack', function () {
       audit: AuditRecord[];
     };
     expect(audit.some((a) => a.action === 'usage-fix')).to.equal(true);
+  });
+
+  it('lists apart the usage that arrived after its hour was reconciled, counted on both sides', async () => {
+    // The clean run above marked the period's hours reconciled; a late event for 09:00 arrives.
+    const clients = localClients(owner.info().endpoints, 'us-east-1');
+    await new UsageEmitter(clients.kinesis(), owner.info().platform.usageStream).emit([
+      {
+        eventId: 'late-1',
+        tenantId: 'acme',
+        metric: 'api.call',
+        quantity: 3,
+        ts: '2026-11-27T09:30:00.000Z',
+      },
+    ]);
+    clients.destroy();
+    expect((await run(['metering', 'pump', '--json'], home)).exitCode).to.equal(0);
+
+    const result = await spawnCli(['metering', 'reconcile', ...period, '--json'], home);
+    expect(result.exitCode, result.stderr).to.equal(0);
+    const body = result.json as ReconcileResult;
+    expect(body.drift).to.deep.equal([]);
+    expect(body.arrivedAfterReconcile).to.deep.equal([
+      { tenantId: 'acme', metric: 'api.call', hour: '2026-11-27T09', quantity: 3, events: 1 },
+    ]);
+    expect(body.hoursMarked).to.be.greaterThan(0);
+
+    // That run marked the hours again: the same usage is no longer news.
+    const again = await spawnCli(['metering', 'reconcile', ...period, '--json'], home);
+    expect((again.json as ReconcileResult).arrivedAfterReconcile).to.deep.equal([]);
+  });
+
+  it('reads the lake with the engine asked for, and refuses athena on the local target', async () => {
+    const result = await spawnCli(['metering', 'reconcile', ...period, '--engine', 'athena', '--json'], home);
+    expect(result.exitCode).to.equal(2);
+    expect((result.json as ErrorEnvelope).error.code).to.equal('ATHENA_NOT_CONFIGURED');
   });
 
   it('refuses a period it cannot read with exit 2', async () => {

@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -8,7 +8,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { SaasctlError, usageError } from '../cli/errors.js';
 import { sdk } from '../platform/sdk.js';
 import { HOUR_MS } from './events.js';
-import { listLakeKeys } from './lake.js';
+import { listLakeObjects, type LakeObjectRef } from './lake.js';
 import type { LakeAggregation, LakeAggregationRequest, LakeCell, LakeProgress } from './lake-aggregate.js';
 import {
   EARLY_ARRIVAL_MS,
@@ -22,15 +22,15 @@ import { MetricRegistry } from './metrics.js';
 
 /** Where the stream engine reads lake objects from: the bucket, or a copy of it on disk. */
 export interface LakeSource {
-  /** Every key under the prefixes, prefix by prefix, each prefix's keys in key order. */
-  list(prefixes: readonly string[]): AsyncIterable<string>;
+  /** Every object under the prefixes, prefix by prefix, each prefix's keys in key order. */
+  list(prefixes: readonly string[]): AsyncIterable<LakeObjectRef>;
   /** One object's bytes as stored (gzip). */
   fetch(key: string): Promise<Uint8Array>;
 }
 
 export function s3LakeSource(s3: S3Client, bucket: string): LakeSource {
   return {
-    list: (prefixes) => listLakeKeys(s3, bucket, prefixes),
+    list: (prefixes) => listLakeObjects(s3, bucket, prefixes),
     async fetch(key) {
       const { Body } = await s3.send(new (sdk.s3().GetObjectCommand)({ Bucket: bucket, Key: key }));
       return Body ? Body.transformToByteArray() : new Uint8Array();
@@ -52,7 +52,8 @@ export function fileLakeSource(root: string): LakeSource {
         }
         const keys = names.map((name) => prefix + name.split(path.sep).join('/'));
         for (const key of keys.sort()) {
-          if (!key.endsWith('/')) yield key;
+          const info = await stat(path.join(root, key));
+          if (info.isFile()) yield { key, lastModified: info.mtime };
         }
       }
     },
@@ -125,7 +126,7 @@ export async function aggregateLake(
     });
 
   try {
-    for await (const key of source.list(prefixes)) {
+    for await (const { key, lastModified } of source.list(prefixes)) {
       if (failure) break;
       const parts = parseLakeObjectKey(key);
       if (!parts) {
@@ -147,7 +148,9 @@ export async function aggregateLake(
         stats.objects++;
         stats.malformed += parsed.malformed;
         stats.outsidePeriod += parsed.outsidePeriod;
-        folder.fold(parsed, partition, lateMs, arrival);
+        // Written after the hour's last full reconcile began: that reconcile cannot have read it.
+        // Without a write time, the latest its records can have arrived stands in.
+        folder.fold(parsed, partition, lateMs, lastModified?.getTime() ?? arrival);
         const left = (outstanding.get(partition) ?? 1) - 1;
         if (left === 0) outstanding.delete(partition);
         else outstanding.set(partition, left);

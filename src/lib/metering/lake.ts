@@ -60,19 +60,25 @@ async function putNdjson(
   return body.length;
 }
 
+/** A listed lake object: its key, and when S3 last wrote it. */
+export interface LakeObjectRef {
+  readonly key: string;
+  readonly lastModified?: Date;
+}
+
 /**
- * Every object key under the given prefixes, in key order, listed without a delimiter (s3rver
+ * Every object under the given prefixes, in key order, listed without a delimiter (s3rver
  * drops prefixes that have no direct child). Paged with ListObjects (v1) and Marker = the last
  * key seen: s3rver answers any truncated ListObjectsV2 page with an internal error on Node 20
  * (it encrypts its continuation token with DES, which needs the legacy OpenSSL provider), and
  * real S3 serves v1 Marker paging just the same.
  */
-export async function* listLakeKeys(
+export async function* listLakeObjects(
   s3: S3Client,
   bucket: string,
   prefixes: readonly string[],
   pageSize = 1000,
-): AsyncGenerator<string> {
+): AsyncGenerator<LakeObjectRef> {
   const { ListObjectsCommand } = sdk.s3();
   for (const Prefix of prefixes) {
     let Marker: string | undefined;
@@ -80,12 +86,25 @@ export async function* listLakeKeys(
       const page = await s3.send(
         new ListObjectsCommand({ Bucket: bucket, Prefix, Marker, MaxKeys: pageSize }),
       );
-      const keys = (page.Contents ?? []).map((o) => String(o.Key));
-      for (const key of keys) yield key;
-      if (!page.IsTruncated || keys.length === 0) break;
-      Marker = keys[keys.length - 1];
+      const objects = (page.Contents ?? []).map((o) => ({
+        key: String(o.Key),
+        lastModified: o.LastModified,
+      }));
+      yield* objects;
+      if (!page.IsTruncated || objects.length === 0) break;
+      Marker = objects[objects.length - 1].key;
     }
   }
+}
+
+/** The keys of listLakeObjects. */
+export async function* listLakeKeys(
+  s3: S3Client,
+  bucket: string,
+  prefixes: readonly string[],
+  pageSize = 1000,
+): AsyncGenerator<string> {
+  for await (const { key } of listLakeObjects(s3, bucket, prefixes, pageSize)) yield key;
 }
 
 /** One line of a lake object: parsed JSON, or the raw text when it is not JSON. */

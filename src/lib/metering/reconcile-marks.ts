@@ -24,8 +24,8 @@ export class ReconcileMarks {
       KeyConditionExpression: 'PK = :pk AND SK BETWEEN :from AND :to',
       ExpressionAttributeValues: {
         ':pk': PARTITION,
-        ':from': dayKey(from.getTime()),
-        ':to': dayKey(to.getTime() - 1),
+        ':from': `${SORT_PREFIX}${dayKey(from.getTime())}`,
+        ':to': `${SORT_PREFIX}${dayKey(to.getTime() - 1)}`,
       },
     });
     const marks = new Map<number, number>();
@@ -43,7 +43,7 @@ export class ReconcileMarks {
 
   /**
    * Records `at` for every hour of [from, to) that had ended by then (an open hour is not
-   * settled). One write per day; a mark only moves forward.
+   * settled). Two writes per day: the map is created when missing, then its hours are set.
    */
   async record(from: Date, to: Date, at: Date): Promise<number> {
     const end = Math.min(to.getTime(), Math.floor(at.getTime() / HOUR_MS) * HOUR_MS);
@@ -88,5 +88,5 @@ const PARTITION = 'METERING';
 const SORT_PREFIX = 'RECONCILED#';
 
 function dayKey(ms: number): string {
-  return `${SORT_PREFIX}${new Date(ms).toISOString().slice(0, 10)}`.slice(SORT_PREFIX.length);
+  return new Date(ms).toISOString().slice(0, 10);
 }

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -162,7 +162,10 @@ describe('stream engine (aggregateLake)', () => {
   async function put(arrival: string, events: readonly Record<string, unknown>[], raw: string[] = []) {
     const key = lakeObjectKey({ stream: 'usage', arrival: new Date(arrival) });
     await mkdir(path.join(root, path.dirname(key)), { recursive: true });
-    await writeFile(path.join(root, key), gz([...events.map((e) => JSON.stringify(e)), ...raw]));
+    const file = path.join(root, key);
+    await writeFile(file, gz([...events.map((e) => JSON.stringify(e)), ...raw]));
+    // Written when it arrived, as Firehose writes it (a file's mtime is its LastModified).
+    await utimes(file, new Date(arrival), new Date(arrival));
     return key;
   }
 
