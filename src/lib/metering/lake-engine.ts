@@ -64,7 +64,10 @@ export function fileLakeSource(root: string): LakeSource {
 export interface StreamEngineOptions {
   /** Objects downloaded and parsed at once. Default 8. */
   readonly concurrency?: number;
-  /** Parser threads; 0 parses on the calling thread. Default: the machine's cores, at most 4. */
+  /**
+   * Parser threads; 0 parses on the calling thread. Default: one fewer than the machine's cores
+   * (at least one, at most 4), since the calling thread folds and deduplicates what they parse.
+   */
   readonly workers?: number;
   readonly onProgress?: (progress: LakeProgress) => void;
 }
@@ -97,7 +100,7 @@ export async function aggregateLake(
   const prefixes = partitionsForPeriod(request.from, request.to, request.lateArrivalHours);
   const pool = new ParserPool(
     { from, to, tenantId: request.tenantId, metrics: registry.list() },
-    options.workers ?? Math.min(4, availableParallelism()),
+    options.workers ?? Math.max(1, Math.min(4, availableParallelism() - 1)),
   );
   const folder = new CellFolder(registry, request.reconciledAt ?? new Map());
   const foreignKeys: string[] = [];
@@ -182,7 +185,7 @@ export async function aggregateLake(
       await mapBounded(keys, concurrency, async (key) => {
         const parts = parseLakeObjectKey(key)!;
         const parsed = await parseObject(pool, key, await source.fetch(key), latestArrival(parts.arrival));
-        folder.verify(parsed);
+        folder.verify(parsed, Date.parse(`${parts.prefixHour}:00:00Z`), lateMs);
       });
     }
     folder.settleLate();
@@ -228,34 +231,49 @@ class CellFolder {
     private readonly reconciledAt: ReadonlyMap<number, number>,
   ) {}
 
-  /** Folds an object in: `arrival` is the latest its records can have arrived. */
-  fold(parsed: ParsedObject, partition: number, lateMs: number, arrival: number): void {
-    const cellOf = parsed.groups.map((key) => this.cell(key));
-    const afterReconcile = cellOf.map(
-      (cell) => arrival > (this.reconciledAt.get(this.hourOf[cell]) ?? Infinity),
-    );
-    const { group, quantity, hashes, ids, idEnds } = parsed;
-    for (let i = 0; i < parsed.count; i++) {
-      const cell = cellOf[group[i]];
+  /** Folds an object in; `written` is when it was written to the lake. */
+  fold(parsed: ParsedObject, partition: number, lateMs: number, written: number): void {
+    // Everything that depends only on the cell is settled once per cell, not once per event.
+    const groups = parsed.groups.length;
+    const cellOf = new Int32Array(groups);
+    const afterReconcile = new Uint8Array(groups);
+    const sets: (IdSet | undefined)[] = new Array<IdSet | undefined>(groups);
+    for (let g = 0; g < groups; g++) {
+      const cell = this.cell(parsed.groups[g]);
       const hour = this.hourOf[cell];
-      const start = i === 0 ? 0 : idEnds[i - 1];
-      if (partition > hour + lateMs) {
-        const byId = this.late.get(hour) ?? new Map<string, LateEvent>();
-        this.late.set(hour, byId);
-        const id = latin1(ids, start, idEnds[i]);
-        if (byId.has(id)) this.duplicates++;
-        else byId.set(id, { cell, quantity: quantity[i], afterReconcile: afterReconcile[group[i]] });
-        continue;
-      }
+      cellOf[g] = cell;
+      afterReconcile[g] = written > (this.reconciledAt.get(hour) ?? Infinity) ? 1 : 0;
+      // Very late for its hour: held apart by id (no set).
+      if (partition > hour + lateMs) continue;
       let set = this.open.get(hour);
       if (!set) {
         set = new IdSet();
         this.open.set(hour, set);
         this.seenHours.add(hour);
       }
-      if (set.add(hashes[i], ids, start, idEnds[i])) this.add(cell, quantity[i], afterReconcile[group[i]]);
-      else this.duplicates++;
+      sets[g] = set;
     }
+    const { group, quantity, hashes, ids, idEnds } = parsed;
+    for (let i = 0; i < parsed.count; i++) {
+      const g = group[i];
+      const start = i === 0 ? 0 : idEnds[i - 1];
+      const set = sets[g];
+      if (set === undefined) {
+        this.holdLate(cellOf[g], latin1(ids, start, idEnds[i]), quantity[i], afterReconcile[g] === 1);
+      } else if (set.add(hashes[i], ids, start, idEnds[i])) {
+        this.add(cellOf[g], quantity[i], afterReconcile[g] === 1);
+      } else {
+        this.duplicates++;
+      }
+    }
+  }
+
+  private holdLate(cell: number, id: string, quantity: number, afterReconcile: boolean): void {
+    const hour = this.hourOf[cell];
+    let byId = this.late.get(hour);
+    if (!byId) this.late.set(hour, (byId = new Map<string, LateEvent>()));
+    if (byId.has(id)) this.duplicates++;
+    else byId.set(id, { cell, quantity, afterReconcile });
   }
 
   /** Drops the id sets of the hours no unread object can add an on-time event to. */
@@ -269,11 +287,17 @@ class CellFolder {
     return [...this.late.keys()].filter((hour) => this.seenHours.has(hour));
   }
 
-  /** Second pass: a very late event whose id an on-time object holds is a duplicate. */
-  verify(parsed: ParsedObject): void {
+  /**
+   * Second pass: a very late event whose id an on-time object of its hour holds is a duplicate.
+   * The pass reads the on-time partitions of several hours at once, so an object may be on time
+   * for one hour and very late for another: only its on-time events are compared.
+   */
+  verify(parsed: ParsedObject, partition: number, lateMs: number): void {
     const hourOfGroup = parsed.groups.map((key) => this.hourOf[this.cell(key)]);
     for (let i = 0; i < parsed.count; i++) {
-      const byId = this.late.get(hourOfGroup[parsed.group[i]]);
+      const hour = hourOfGroup[parsed.group[i]];
+      if (partition > hour + lateMs) continue;
+      const byId = this.late.get(hour);
       if (!byId || byId.size === 0) continue;
       const id = latin1(parsed.ids, i === 0 ? 0 : parsed.idEnds[i - 1], parsed.idEnds[i]);
       if (byId.delete(id)) this.duplicates++;
@@ -353,60 +377,122 @@ function fold(max: boolean, count: number, value: number, quantity: number): num
  * some 120 for a Set of strings, and no string is ever made.
  */
 export class IdSet {
-  private slots = new Int32Array(1024);
-  private slotHash = new Uint32Array(1024);
-  private arena = new Uint8Array(16 * 1024);
+  // Slot i is table[2i] = the id's place + 1 (0: empty) and table[2i + 1] = its hash, side by
+  // side so that a probe touches one cache line. Ids are kept in pages (a packed-or-not byte, a
+  // length byte, then the bytes); a place is page * PAGE + offset, and pages are never copied.
+  private table = new Int32Array(2 * 1024);
+  private readonly pages: Uint8Array[] = [];
+  private page = new Uint8Array(0);
   private used = 0;
   size = 0;
 
   /** Adds the id `bytes[start, end)` with its hash; false when it was already there. */
   add(hash: number, bytes: Uint8Array, start: number, end: number): boolean {
-    const length = end - start;
-    const mask = this.slots.length - 1;
-    for (let i = hash & mask; ; i = (i + 1) & mask) {
-      const at = this.slots[i];
-      if (at === 0) {
-        if (this.used + length + 1 > this.arena.length) {
-          const arena = new Uint8Array(Math.max(this.arena.length * 2, this.used + length + 1));
-          arena.set(this.arena.subarray(0, this.used));
-          this.arena = arena;
-        }
-        this.arena[this.used] = length;
-        this.arena.set(bytes.subarray(start, end), this.used + 1);
-        this.slots[i] = this.used + 1;
-        this.slotHash[i] = hash;
-        this.used += length + 1;
-        if (++this.size * 2 > this.slots.length) this.grow();
+    // A lowercase UUID (what randomUUID and the emitter make) is kept in 16 bytes, not 36; the
+    // packing is one-to-one, and only such ids are packed, so comparisons stay exact.
+    let source = bytes;
+    let from = start;
+    let length = end - start;
+    let tag = UNPACKED;
+    if (length === 36 && packUuid(bytes, start, this.scratch)) {
+      source = this.scratch;
+      from = 0;
+      length = 16;
+      tag = PACKED;
+    }
+    const table = this.table;
+    const mask = (table.length >> 1) - 1;
+    const key = hash | 0;
+    for (let i = key & mask; ; i = (i + 1) & mask) {
+      const place = table[2 * i];
+      if (place === 0) {
+        table[2 * i] = this.store(tag, source, from, length) + 1;
+        table[2 * i + 1] = key;
+        if (++this.size * 2 > mask + 1) this.grow();
         return true;
       }
-      if (this.slotHash[i] === hash && this.arena[at - 1] === length && this.same(at, bytes, start, length)) {
-        return false;
-      }
+      if (table[2 * i + 1] === key && this.same(place - 1, tag, source, from, length)) return false;
     }
   }
 
-  private same(at: number, bytes: Uint8Array, start: number, length: number): boolean {
-    const arena = this.arena;
-    for (let k = 0; k < length; k++) if (arena[at + k] !== bytes[start + k]) return false;
+  private readonly scratch = new Uint8Array(16);
+
+  private store(tag: number, bytes: Uint8Array, start: number, length: number): number {
+    if (this.used + length + 2 > this.page.length) {
+      this.page = new Uint8Array(Math.max(PAGE, length + 2));
+      this.pages.push(this.page);
+      this.used = 0;
+    }
+    const page = this.page;
+    const place = (this.pages.length - 1) * PAGE + this.used;
+    let to = this.used;
+    page[to++] = tag;
+    page[to++] = length;
+    for (let k = start; k < start + length; k++) page[to++] = bytes[k];
+    this.used = to;
+    return place;
+  }
+
+  private same(place: number, tag: number, bytes: Uint8Array, start: number, length: number): boolean {
+    const page = this.pages[Math.floor(place / PAGE)];
+    let at = place % PAGE;
+    if (page[at++] !== tag || page[at++] !== length) return false;
+    for (let k = 0; k < length; k++) if (page[at + k] !== bytes[start + k]) return false;
     return true;
   }
 
   private grow(): void {
-    const slots = new Int32Array(this.slots.length * 2);
-    const slotHash = new Uint32Array(slots.length);
-    const mask = slots.length - 1;
-    for (let j = 0; j < this.slots.length; j++) {
-      const at = this.slots[j];
-      if (at === 0) continue;
-      let i = this.slotHash[j] & mask;
-      while (slots[i] !== 0) i = (i + 1) & mask;
-      slots[i] = at;
-      slotHash[i] = this.slotHash[j];
+    const old = this.table;
+    const table = new Int32Array(old.length * 2);
+    const mask = (table.length >> 1) - 1;
+    for (let j = 0; j < old.length; j += 2) {
+      if (old[j] === 0) continue;
+      let i = old[j + 1] & mask;
+      while (table[2 * i] !== 0) i = (i + 1) & mask;
+      table[2 * i] = old[j];
+      table[2 * i + 1] = old[j + 1];
     }
-    this.slots = slots;
-    this.slotHash = slotHash;
+    this.table = table;
   }
 }
+
+const UNPACKED = 0;
+const PACKED = 1;
+const HEX = new Int8Array(256).fill(-1);
+for (let c = 0; c < 10; c++) HEX[48 + c] = c;
+for (let c = 0; c < 6; c++) HEX[97 + c] = 10 + c;
+
+/**
+ * Packs `bytes[start, start + 36)` into 16 bytes when it is a UUID in lowercase hex with its
+ * four hyphens in place; false (and nothing packed) for anything else.
+ */
+function packUuid(bytes: Uint8Array, start: number, out: Uint8Array): boolean {
+  if (
+    bytes[start + 8] !== 45 ||
+    bytes[start + 13] !== 45 ||
+    bytes[start + 18] !== 45 ||
+    bytes[start + 23] !== 45
+  ) {
+    return false;
+  }
+  let n = 0;
+  let high = -1;
+  for (let i = start; i < start + 36; i++) {
+    const c = bytes[i];
+    if (c === 45 && (i - start === 8 || i - start === 13 || i - start === 18 || i - start === 23)) continue;
+    const value = HEX[c];
+    if (value < 0) return false;
+    if (high < 0) high = value;
+    else {
+      out[n++] = (high << 4) | value;
+      high = -1;
+    }
+  }
+  return true;
+}
+
+/** IdSet's page size: places stay below 2^31 for 8,192 pages (2 GB of ids per hour). */
+const PAGE = 256 * 1024;
 
 async function parseObject(pool: ParserPool, key: string, data: Uint8Array, arrival: number) {
   try {

@@ -2,6 +2,7 @@ import { gunzipSync } from 'node:zlib';
 
 import { tenantIdProblem } from '../tenants/model.js';
 import {
+  daysInMonth,
   HOUR_MS,
   hourOfDate,
   MAX_FUTURE_SKEW_MS,
@@ -52,6 +53,9 @@ interface Fields {
   idEnd: number;
   tenantId: string;
   metric: string;
+  /** Numbers for the tenant and metric, stable across the parser's objects (-1: not numbered). */
+  tenant: number;
+  metricNumber: number;
   quantity: number;
   ts: number;
 }
@@ -80,16 +84,21 @@ const GENERAL = 'general';
 
 export class LakeObjectParser {
   private readonly registry: MetricRegistry;
-  private readonly tenants = new Map<string, boolean>();
   private readonly fields: Fields = {
     eventId: '',
     idStart: 0,
     idEnd: 0,
     tenantId: '',
     metric: '',
+    tenant: -1,
+    metricNumber: -1,
     quantity: 0,
     ts: 0,
   };
+  private readonly tenantNames = new ByteNames(1_000_000);
+  private readonly metricNames = new ByteNames(1_000);
+  private readonly numbers = { tenants: new Map<string, number>(), metrics: new Map<string, number>() };
+  private readonly hours = new Map<number, string>();
 
   constructor(private readonly settings: ParseSettings) {
     this.registry = new MetricRegistry(settings.metrics);
@@ -100,10 +109,10 @@ export class LakeObjectParser {
    * arrived: a ts more than five minutes past it is malformed, as the aggregator found it.
    */
   parse(gzipped: Uint8Array, arrival: Date): ParsedObject {
-    // Large output chunks: fewer pieces for gunzipSync to allocate and join.
-    const text = gunzipSync(gzipped, { chunkSize: 1 << 20 });
+    const text = gunzipSync(gzipped, { chunkSize: outputChunk(gzipped) });
     const { from, to, tenantId } = this.settings;
-    const columns = new Columns();
+    // About 130 bytes a line: room for the lines without regrowing.
+    const columns = new Columns(Math.max(1024, Math.ceil(text.length / 100)));
     const now = arrival.getTime();
     let lines = 0;
     let malformed = 0;
@@ -128,7 +137,12 @@ export class LakeObjectParser {
         continue;
       }
       if (tenantId !== undefined && event.tenantId !== tenantId) continue;
-      const group = columns.groupOf(event.tenantId, event.metric, Math.floor(event.ts / HOUR_MS));
+      const group = columns.groupOf(
+        this.number(event),
+        event.metricNumber >= 0 ? event.metricNumber : this.metricNumber(event.metric),
+        Math.floor(event.ts / HOUR_MS),
+        () => `${event.tenantId}\u0000${event.metric}\u0000${this.hourName(event.ts)}`,
+      );
       if (outcome === 'canonical') columns.push(group, event.quantity, text, event.idStart, event.idEnd);
       else columns.pushString(group, event.quantity, event.eventId);
     }
@@ -172,28 +186,70 @@ export class LakeObjectParser {
     if (expect(text, at, CLOSE) !== end) return GENERAL;
 
     const fields = this.fields;
-    const tenantId = text.toString('latin1', tenantStart, tenantEnd);
-    let validTenant = this.tenants.get(tenantId);
-    if (validTenant === undefined) {
-      validTenant = tenantIdProblem(tenantId) === undefined;
-      if (this.tenants.size < 100_000) this.tenants.set(tenantId, validTenant);
-    }
-    if (!validTenant) return MALFORMED;
-    const definition = this.registry.get(text.toString('latin1', metricStart, metricEnd));
-    if (!definition) return MALFORMED;
-    const quantity = Number(text.toString('latin1', quantityStart, quantityEnd));
+    const tenant = this.tenantNames.find(
+      text,
+      tenantStart,
+      tenantEnd,
+      (name) => tenantIdProblem(name) === undefined,
+    );
+    if (tenant === undefined) return GENERAL;
+    if (!tenant.valid) return MALFORMED;
+    const metric = this.metricNames.find(
+      text,
+      metricStart,
+      metricEnd,
+      (name) => this.registry.get(name) !== undefined,
+    );
+    if (metric === undefined) return GENERAL;
+    if (!metric.valid) return MALFORMED;
+    const definition = this.registry.get(metric.name)!;
+    const quantity = jsonNumberValue(text, quantityStart, quantityEnd);
     if (!Number.isFinite(quantity) || quantity < 0) return MALFORMED;
     if (definition.aggregation === 'sum' && quantity > MAX_SUM_QUANTITY) return MALFORMED;
-    const ts = parseTimestamp(text.toString('latin1', tsStart, at));
+    const ts = timestampOf(text, tsStart, at);
+    if (ts === GENERAL_TIMESTAMP) return GENERAL;
     if (ts === undefined || ts - now > MAX_FUTURE_SKEW_MS) return MALFORMED;
 
     fields.idStart = idStart;
     fields.idEnd = idEnd;
-    fields.tenantId = tenantId;
-    fields.metric = definition.name;
+    fields.tenantId = tenant.name;
+    fields.tenant = tenant.index;
+    fields.metric = metric.name;
+    fields.metricNumber = metric.index;
     fields.quantity = quantity;
     fields.ts = ts;
     return 'canonical';
+  }
+
+  /** The tenant's number: the fast path's, or one given by name (general-path events). */
+  private number(event: Fields): number {
+    if (event.tenant >= 0) return event.tenant;
+    let number = this.numbers.tenants.get(event.tenantId);
+    if (number === undefined) {
+      // Numbers above the fast path's: the two never collide.
+      number = 1_000_000 + this.numbers.tenants.size;
+      this.numbers.tenants.set(event.tenantId, number);
+    }
+    return number;
+  }
+
+  private metricNumber(metric: string): number {
+    let number = this.numbers.metrics.get(metric);
+    if (number === undefined) {
+      number = 1_000 + this.numbers.metrics.size;
+      this.numbers.metrics.set(metric, number);
+    }
+    return number;
+  }
+
+  private hourName(ts: number): string {
+    const hour = Math.floor(ts / HOUR_MS);
+    let name = this.hours.get(hour);
+    if (name === undefined) {
+      name = hourOfDate(new Date(hour * HOUR_MS));
+      if (this.hours.size < 100_000) this.hours.set(hour, name);
+    }
+    return name;
   }
 
   /** Any other line: parsed and validated exactly as the aggregator does. */
@@ -210,7 +266,9 @@ export class LakeObjectParser {
     Object.assign(this.fields, {
       eventId,
       tenantId,
+      tenant: -1,
       metric,
+      metricNumber: -1,
       quantity,
       ts: parseTimestamp(ts)!,
     });
@@ -220,33 +278,45 @@ export class LakeObjectParser {
 
 /** Growable columns for one object's events. */
 class Columns {
-  // Cells are found by number (tenant, metric, hour), the cell key string made once per cell.
-  private readonly tenantIndex = new Map<string, number>();
-  private readonly metricIndex = new Map<string, number>();
-  private readonly groupIndex = new Map<number, number>();
+  private readonly byHour = new Map<number, Map<number, number>>();
+  private lastHour = Number.NaN;
+  private lastCells = new Map<number, number>();
   private readonly groups: string[] = [];
-  private capacity = 1024;
-  private group = new Uint32Array(this.capacity);
-  private quantity = new Float64Array(this.capacity);
-  private hashes = new Uint32Array(this.capacity);
-  private idEnds = new Uint32Array(this.capacity);
-  private ids = new Uint8Array(this.capacity * 40);
+  private group: Uint32Array;
+  private quantity: Float64Array;
+  private hashes: Uint32Array;
+  private idEnds: Uint32Array;
+  private ids: Uint8Array;
   private count = 0;
   private idBytes = 0;
 
-  /** The cell of a tenant, metric and hour (counted since the epoch). */
-  groupOf(tenantId: string, metric: string, hour: number): number {
-    let tenant = this.tenantIndex.get(tenantId);
-    if (tenant === undefined) this.tenantIndex.set(tenantId, (tenant = this.tenantIndex.size));
-    let metricNumber = this.metricIndex.get(metric);
-    if (metricNumber === undefined) this.metricIndex.set(metric, (metricNumber = this.metricIndex.size));
-    // Exact in a double: tenants and metrics per object stay far below 2^20 and 2^10.
-    const number = (hour * 1024 + metricNumber) * 1048576 + tenant;
-    let index = this.groupIndex.get(number);
+  constructor(private capacity: number) {
+    this.group = new Uint32Array(capacity);
+    this.quantity = new Float64Array(capacity);
+    this.hashes = new Uint32Array(capacity);
+    this.idEnds = new Uint32Array(capacity);
+    this.ids = new Uint8Array(capacity * 40);
+  }
+
+  /**
+   * The cell of a tenant, metric and hour (counted since the epoch), by number; its key string
+   * is made once, when the object first sees the cell.
+   */
+  groupOf(tenant: number, metric: number, hour: number, key: () => string): number {
+    // By hour, then by tenant and metric: small integers (tenants below 2^19) that V8 hashes
+    // without allocating. Lines mostly come in time order, so the hour's map is usually the last one.
+    if (hour !== this.lastHour) {
+      let cells = this.byHour.get(hour);
+      if (!cells) this.byHour.set(hour, (cells = new Map<number, number>()));
+      this.lastHour = hour;
+      this.lastCells = cells;
+    }
+    const number = tenant * 2048 + metric;
+    let index = this.lastCells.get(number);
     if (index === undefined) {
       index = this.groups.length;
-      this.groups.push(`${tenantId}\u0000${metric}\u0000${hourOfDate(new Date(hour * HOUR_MS))}`);
-      this.groupIndex.set(number, index);
+      this.groups.push(key());
+      this.lastCells.set(number, index);
     }
     return index;
   }
@@ -339,6 +409,113 @@ function jsonNumberEnd(text: Uint8Array, at: number, end: number): number {
   }
   return at;
 }
+
+/**
+ * gunzipSync's output chunk for an object: the size its gzip trailer records (ISIZE, the
+ * uncompressed length mod 2^32 of the last member) plus one, so a single-member object inflates
+ * into one buffer, never joined from pieces. A wrong or hostile trailer only costs speed:
+ * the output grows by chunks either way. Bounded to 64 KB - 256 MB.
+ */
+function outputChunk(gzipped: Uint8Array): number {
+  const n = gzipped.length;
+  if (n < 18) return 64 * 1024;
+  const size =
+    (gzipped[n - 4] | (gzipped[n - 3] << 8) | (gzipped[n - 2] << 16) | (gzipped[n - 1] << 24)) >>> 0;
+  return Math.min(256 * 1024 * 1024, Math.max(64 * 1024, size + 1));
+}
+
+/** A name read from bytes: made into a string and judged once, then found by its bytes. */
+interface ByteName {
+  readonly name: string;
+  readonly index: number;
+  readonly valid: boolean;
+  readonly bytes: Uint8Array;
+}
+
+/** Names (tenant ids, metric names) interned by their bytes, up to a bound. */
+class ByteNames {
+  private readonly byHash = new Map<number, ByteName[]>();
+  private size = 0;
+
+  constructor(private readonly limit: number) {}
+
+  /** The entry for `text[start, end)`, judged by `valid` when new; undefined once full. */
+  find(text: Uint8Array, start: number, end: number, valid: (name: string) => boolean): ByteName | undefined {
+    let hash = 0x811c9dc5;
+    for (let i = start; i < end; i++) hash = Math.imul(hash ^ text[i], 0x01000193);
+    // Kept to 30 bits, a small integer to V8: Map lookups on it do not allocate.
+    hash &= 0x3fffffff;
+    const bucket = this.byHash.get(hash);
+    if (bucket) {
+      for (const entry of bucket) if (sameBytes(entry.bytes, text, start, end)) return entry;
+    }
+    if (this.size >= this.limit) return undefined;
+    const bytes = text.slice(start, end);
+    const name = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+    const entry = { name, index: this.size++, valid: valid(name), bytes };
+    if (bucket) bucket.push(entry);
+    else this.byHash.set(hash, [entry]);
+    return entry;
+  }
+}
+
+function sameBytes(a: Uint8Array, text: Uint8Array, start: number, end: number): boolean {
+  if (a.length !== end - start) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== text[start + i]) return false;
+  return true;
+}
+
+/** A JSON number's value (its grammar already checked): whole numbers directly, others by Number. */
+function jsonNumberValue(text: Uint8Array, start: number, end: number): number {
+  if (end - start <= 15) {
+    let value = 0;
+    let i = start;
+    for (; i < end; i++) {
+      const c = text[i];
+      if (c < 48 || c > 57) break;
+      value = value * 10 + (c - 48);
+    }
+    if (i === end) return value;
+  }
+  return Number(Buffer.from(text.buffer, text.byteOffset + start, end - start).toString('latin1'));
+}
+
+/** Marks a timestamp the fast path leaves to the general one (years 0-99). */
+const GENERAL_TIMESTAMP = -1;
+
+/**
+ * parseTimestamp on bytes: `YYYY-MM-DDTHH:MM:SS(.mmm)?Z`, a real date and time, as epoch ms;
+ * undefined when it is not one.
+ */
+function timestampOf(text: Uint8Array, start: number, end: number): number | undefined {
+  const length = end - start;
+  if (length !== 20 && length !== 24) return undefined;
+  for (let i = 0; i < length; i++) {
+    const c = text[start + i];
+    const expected = TIMESTAMP_SHAPE[i];
+    if (i === length - 1) {
+      if (c !== 90) return undefined;
+    } else if (expected === 0 ? c < 48 || c > 57 : c !== expected) return undefined;
+  }
+  const at = (offset: number, count: number): number => {
+    let value = 0;
+    for (let i = start + offset; i < start + offset + count; i++) value = value * 10 + text[i] - 48;
+    return value;
+  };
+  const year = at(0, 4);
+  if (year < 100) return GENERAL_TIMESTAMP;
+  const month = at(5, 2);
+  const day = at(8, 2);
+  const hour = at(11, 2);
+  const minute = at(14, 2);
+  const second = at(17, 2);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  return Date.UTC(year, month - 1, day, hour, minute, second, length === 24 ? at(20, 3) : 0);
+}
+
+// 0 marks a digit; other entries are the byte expected there (the final Z is checked apart).
+const TIMESTAMP_SHAPE = Uint8Array.from('0000-00-00T00:00:00.000', (c) => (c === '0' ? 0 : c.charCodeAt(0)));
 
 function isBlank(buffer: Buffer, start: number, end: number): boolean {
   for (let i = start; i < end; i++) {

@@ -139,6 +139,20 @@ describe('IdSet', () => {
     expect(set.size).to.equal(3);
   });
 
+  it('packs lowercase UUIDs and still tells every other spelling apart', () => {
+    const set = new IdSet();
+    const uuid = '0f60c6f0-4c28-453e-9442-0582694fbeb4';
+    const add = (id: string) => set.add(1, bytes(id), 0, id.length);
+    expect(add(uuid)).to.equal(true);
+    expect(add(uuid)).to.equal(false);
+    // Same hash, other spellings: upper case, braces, a hyphen moved, one digit off.
+    expect(add(uuid.toUpperCase())).to.equal(true);
+    expect(add(uuid.replace('-4c28', '4-c28'))).to.equal(true);
+    expect(add(uuid.slice(0, 35) + '5')).to.equal(true);
+    expect(add(uuid.toUpperCase())).to.equal(false);
+    expect(set.size).to.equal(4);
+  });
+
   it('keeps every id as it grows', () => {
     const set = new IdSet();
     for (let i = 0; i < 20_000; i++)
