@@ -36,8 +36,7 @@ export default class MeteringReconcile extends SaasctlCommand {
       default: 'stream',
     }),
     concurrency: Flags.integer({
-      description: 'Stream engine: lake objects read at once',
-      default: 8,
+      description: 'Stream engine: lake objects downloaded and parsed at once (default 6)',
       min: 1,
     }),
     'late-hours': Flags.integer({

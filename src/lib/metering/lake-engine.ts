@@ -62,7 +62,7 @@ export function fileLakeSource(root: string): LakeSource {
 }
 
 export interface StreamEngineOptions {
-  /** Objects downloaded and parsed at once. Default 8. */
+  /** Objects downloaded and parsed at once. Default 6. */
   readonly concurrency?: number;
   /**
    * Parser threads; 0 parses on the calling thread. Default: one fewer than the machine's cores
@@ -72,7 +72,7 @@ export interface StreamEngineOptions {
   readonly onProgress?: (progress: LakeProgress) => void;
 }
 
-const DEFAULT_CONCURRENCY = 8;
+const DEFAULT_CONCURRENCY = 6;
 
 /**
  * The stream engine: aggregates the raw lake for a period. It lists the period's hour
@@ -408,7 +408,7 @@ export class IdSet {
       if (place === 0) {
         table[2 * i] = this.store(tag, source, from, length) + 1;
         table[2 * i + 1] = key;
-        if (++this.size * 2 > mask + 1) this.grow();
+        if (++this.size * 4 > (mask + 1) * 3) this.grow();
         return true;
       }
       if (table[2 * i + 1] === key && this.same(place - 1, tag, source, from, length)) return false;
@@ -522,9 +522,16 @@ function latin1(bytes: Uint8Array, start: number, end: number): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
 }
 
-/** Parses objects on worker threads, the least busy first, or inline with no workers. */
+/** Objects a worker may have waiting before the calling thread parses the next one itself. */
+const WORKER_QUEUE = 3;
+
+/** Parses objects on worker threads, the least busy first, and on the calling thread when they are all busy. */
 class ParserPool {
-  private readonly inline?: LakeObjectParser;
+  /**
+   * The calling thread parses too, when every worker already has WORKER_QUEUE objects waiting:
+   * it folds what the workers parse, and with time to spare it takes a share of their work.
+   */
+  private readonly inline: LakeObjectParser;
   private readonly workers: {
     worker: Worker;
     pending: Map<number, { resolve: (p: ParsedObject) => void; reject: (e: Error) => void }>;
@@ -532,10 +539,7 @@ class ParserPool {
   private nextId = 0;
 
   constructor(settings: ParseSettings, count: number) {
-    if (count <= 0) {
-      this.inline = new LakeObjectParser(settings);
-      return;
-    }
+    this.inline = new LakeObjectParser(settings);
     for (let n = 0; n < count; n++) {
       const worker = startWorker(settings);
       const entry = { worker, pending: new Map() };
@@ -557,8 +561,13 @@ class ParserPool {
   }
 
   parse(data: Uint8Array, arrival: number): Promise<ParsedObject> {
-    if (this.inline) return Promise.resolve().then(() => this.inline!.parse(data, new Date(arrival)));
-    const entry = this.workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+    const entry = this.workers.reduce<(typeof this.workers)[number] | undefined>(
+      (a, b) => (a === undefined || b.pending.size < a.pending.size ? b : a),
+      undefined,
+    );
+    if (entry === undefined || entry.pending.size >= WORKER_QUEUE) {
+      return Promise.resolve().then(() => this.inline.parse(data, new Date(arrival)));
+    }
     const id = this.nextId++;
     return new Promise<ParsedObject>((resolve, reject) => {
       entry.pending.set(id, { resolve, reject });

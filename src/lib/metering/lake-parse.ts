@@ -51,6 +51,8 @@ interface Fields {
   eventId: string;
   idStart: number;
   idEnd: number;
+  /** FNV-1a of the id's bytes, computed while they were scanned. */
+  idHash: number;
   tenantId: string;
   metric: string;
   /** Numbers for the tenant and metric, stable across the parser's objects (-1: not numbered). */
@@ -61,6 +63,8 @@ interface Fields {
 }
 
 const NEWLINE = 10;
+const FNV_OFFSET = 0x811c9dc5 | 0;
+const FNV_PRIME = 0x01000193;
 const QUOTE = 34;
 const BACKSLASH = 92;
 
@@ -88,6 +92,7 @@ export class LakeObjectParser {
     eventId: '',
     idStart: 0,
     idEnd: 0,
+    idHash: 0,
     tenantId: '',
     metric: '',
     tenant: -1,
@@ -96,6 +101,8 @@ export class LakeObjectParser {
     ts: 0,
   };
   private readonly tenantNames = new ByteNames(1_000_000);
+  private readonly validTenant = (name: string): boolean => tenantIdProblem(name) === undefined;
+  private readonly validMetric = (name: string): boolean => this.registry.get(name) !== undefined;
   private readonly metricNames = new ByteNames(1_000);
   private readonly numbers = { tenants: new Map<string, number>(), metrics: new Map<string, number>() };
   private readonly hours = new Map<number, string>();
@@ -143,7 +150,8 @@ export class LakeObjectParser {
         Math.floor(event.ts / HOUR_MS),
         () => `${event.tenantId}\u0000${event.metric}\u0000${this.hourName(event.ts)}`,
       );
-      if (outcome === 'canonical') columns.push(group, event.quantity, text, event.idStart, event.idEnd);
+      if (outcome === 'canonical')
+        columns.push(group, event.quantity, text, event.idStart, event.idEnd, event.idHash);
       else columns.pushString(group, event.quantity, event.eventId);
     }
     return { ...columns.finish(), lines, malformed, outsidePeriod };
@@ -159,19 +167,27 @@ export class LakeObjectParser {
     if (end > start && text[end - 1] === 13) end--;
     let at = expect(text, start, EVENT_ID_OPEN);
     if (at < 0) return GENERAL;
+    // Each field's bytes are checked and hashed in one pass.
     const idStart = at;
-    while (at < end && ID_BYTE[text[at]]) at++;
+    let idHash = FNV_OFFSET;
+    for (let c = text[at]; at < end && ID_BYTE[c]; c = text[++at]) idHash = Math.imul(idHash ^ c, FNV_PRIME);
     const idEnd = at;
     at = expect(text, at, TENANT_OPEN);
     if (at < 0) return GENERAL;
     if (idEnd === idStart || idEnd - idStart > 128) return MALFORMED;
     const tenantStart = at;
-    while (at < end && TENANT_BYTE[text[at]]) at++;
+    let tenantHash = FNV_OFFSET;
+    for (let c = text[at]; at < end && TENANT_BYTE[c]; c = text[++at]) {
+      tenantHash = Math.imul(tenantHash ^ c, FNV_PRIME);
+    }
     const tenantEnd = at;
     at = expect(text, at, METRIC_OPEN);
     if (at < 0) return GENERAL;
     const metricStart = at;
-    while (at < end && METRIC_BYTE[text[at]]) at++;
+    let metricHash = FNV_OFFSET;
+    for (let c = text[at]; at < end && METRIC_BYTE[c]; c = text[++at]) {
+      metricHash = Math.imul(metricHash ^ c, FNV_PRIME);
+    }
     const metricEnd = at;
     at = expect(text, at, QUANTITY_OPEN);
     if (at < 0) return GENERAL;
@@ -186,20 +202,10 @@ export class LakeObjectParser {
     if (expect(text, at, CLOSE) !== end) return GENERAL;
 
     const fields = this.fields;
-    const tenant = this.tenantNames.find(
-      text,
-      tenantStart,
-      tenantEnd,
-      (name) => tenantIdProblem(name) === undefined,
-    );
+    const tenant = this.tenantNames.find(text, tenantStart, tenantEnd, tenantHash, this.validTenant);
     if (tenant === undefined) return GENERAL;
     if (!tenant.valid) return MALFORMED;
-    const metric = this.metricNames.find(
-      text,
-      metricStart,
-      metricEnd,
-      (name) => this.registry.get(name) !== undefined,
-    );
+    const metric = this.metricNames.find(text, metricStart, metricEnd, metricHash, this.validMetric);
     if (metric === undefined) return GENERAL;
     if (!metric.valid) return MALFORMED;
     const definition = this.registry.get(metric.name)!;
@@ -212,6 +218,7 @@ export class LakeObjectParser {
 
     fields.idStart = idStart;
     fields.idEnd = idEnd;
+    fields.idHash = idHash;
     fields.tenantId = tenant.name;
     fields.tenant = tenant.index;
     fields.metric = metric.name;
@@ -321,27 +328,23 @@ class Columns {
     return index;
   }
 
-  push(group: number, quantity: number, source: Uint8Array, start: number, end: number): void {
+  push(group: number, quantity: number, source: Uint8Array, start: number, end: number, hash: number): void {
     this.reserve(end - start);
-    let hash = 0x811c9dc5;
     const ids = this.ids;
     let at = this.idBytes;
-    for (let i = start; i < end; i++) {
-      ids[at++] = source[i];
-      hash = Math.imul(hash ^ source[i], 0x01000193);
-    }
+    for (let i = start; i < end; i++) ids[at++] = source[i];
     this.finishEvent(group, quantity, hash, at);
   }
 
   pushString(group: number, quantity: number, id: string): void {
     this.reserve(id.length);
-    let hash = 0x811c9dc5;
+    let hash = FNV_OFFSET;
     const ids = this.ids;
     let at = this.idBytes;
     for (let i = 0; i < id.length; i++) {
       const byte = id.charCodeAt(i);
       ids[at++] = byte;
-      hash = Math.imul(hash ^ byte, 0x01000193);
+      hash = Math.imul(hash ^ byte, FNV_PRIME);
     }
     this.finishEvent(group, quantity, hash, at);
   }
@@ -439,12 +442,19 @@ class ByteNames {
 
   constructor(private readonly limit: number) {}
 
-  /** The entry for `text[start, end)`, judged by `valid` when new; undefined once full. */
-  find(text: Uint8Array, start: number, end: number, valid: (name: string) => boolean): ByteName | undefined {
-    let hash = 0x811c9dc5;
-    for (let i = start; i < end; i++) hash = Math.imul(hash ^ text[i], 0x01000193);
+  /**
+   * The entry for `text[start, end)` (`fnv` is the FNV-1a of those bytes), judged by `valid`
+   * when new; undefined once full.
+   */
+  find(
+    text: Uint8Array,
+    start: number,
+    end: number,
+    fnv: number,
+    valid: (name: string) => boolean,
+  ): ByteName | undefined {
     // Kept to 30 bits, a small integer to V8: Map lookups on it do not allocate.
-    hash &= 0x3fffffff;
+    const hash = fnv & 0x3fffffff;
     const bucket = this.byHash.get(hash);
     if (bucket) {
       for (const entry of bucket) if (sameBytes(entry.bytes, text, start, end)) return entry;
