@@ -36,7 +36,7 @@ export default class MeteringReconcile extends SaasctlCommand {
       default: 'stream',
     }),
     concurrency: Flags.integer({
-      description: 'Stream engine: lake objects downloaded and parsed at once (default 6)',
+      description: 'Stream engine: lake objects downloaded and parsed at once (default 16)',
       min: 1,
     }),
     'late-hours': Flags.integer({

@@ -10,12 +10,7 @@ import { sdk } from '../platform/sdk.js';
 import { HOUR_MS } from './events.js';
 import { listLakeObjects, type LakeObjectRef } from './lake.js';
 import type { LakeAggregation, LakeAggregationRequest, LakeCell, LakeProgress } from './lake-aggregate.js';
-import {
-  EARLY_ARRIVAL_MS,
-  FIREHOSE_MAX_BUFFER_MS,
-  parseLakeObjectKey,
-  partitionsForPeriod,
-} from './lake-layout.js';
+import { EARLY_ARRIVAL_MS, latestArrival, parseLakeObjectKey, partitionsForPeriod } from './lake-layout.js';
 import { LakeObjectParser, type ParsedObject, type ParseSettings } from './lake-parse.js';
 import type { WorkerRequest, WorkerResponse } from './lake-worker.js';
 import { MetricRegistry } from './metrics.js';
@@ -62,7 +57,7 @@ export function fileLakeSource(root: string): LakeSource {
 }
 
 export interface StreamEngineOptions {
-  /** Objects downloaded and parsed at once. Default 6. */
+  /** Objects downloaded and parsed at once. Default 16. */
   readonly concurrency?: number;
   /**
    * Parser threads; 0 parses on the calling thread. Default: one fewer than the machine's cores
@@ -70,9 +65,11 @@ export interface StreamEngineOptions {
    */
   readonly workers?: number;
   readonly onProgress?: (progress: LakeProgress) => void;
+  /** Objects smaller than this many (compressed) bytes are parsed on the calling thread. Default 32 KB. */
+  readonly inlineBelow?: number;
 }
 
-const DEFAULT_CONCURRENCY = 6;
+const DEFAULT_CONCURRENCY = 16;
 
 /**
  * The stream engine: aggregates the raw lake for a period. It lists the period's hour
@@ -101,6 +98,7 @@ export async function aggregateLake(
   const pool = new ParserPool(
     { from, to, tenantId: request.tenantId, metrics: registry.list() },
     options.workers ?? Math.max(1, Math.min(4, availableParallelism() - 1)),
+    options.inlineBelow ?? INLINE_BYTES,
   );
   const folder = new CellFolder(registry, request.reconciledAt ?? new Map());
   const foreignKeys: string[] = [];
@@ -419,7 +417,8 @@ export class IdSet {
 
   private store(tag: number, bytes: Uint8Array, start: number, length: number): number {
     if (this.used + length + 2 > this.page.length) {
-      this.page = new Uint8Array(Math.max(PAGE, length + 2));
+      // Pages double from 4 KB to PAGE: a quiet hour's set stays small.
+      this.page = new Uint8Array(Math.min(PAGE, Math.max(4096, this.page.length * 2)));
       this.pages.push(this.page);
       this.used = 0;
     }
@@ -506,24 +505,14 @@ async function parseObject(pool: ParserPool, key: string, data: Uint8Array, arri
   }
 }
 
-/**
- * The latest time a record in an object can have arrived, the clock its events are checked
- * against (a ts more than five minutes past it is malformed). The key keeps the arrival of the
- * object's first record, to the second; Firehose buffers up to 900 s after it. The aggregator
- * judged each record by its own arrival, which the lake does not keep, so an event stamped
- * 5 to 20 minutes ahead of its producer's clock may count here and not there: reconcile then
- * reports it as drift, never silently.
- */
-function latestArrival(firstRecord: Date): number {
-  return firstRecord.getTime() + 1000 + FIREHOSE_MAX_BUFFER_MS;
-}
-
 function latin1(bytes: Uint8Array, start: number, end: number): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
 }
 
 /** Objects a worker may have waiting before the calling thread parses the next one itself. */
 const WORKER_QUEUE = 3;
+/** Objects smaller than this (compressed) are parsed on the calling thread. */
+const INLINE_BYTES = 32 * 1024;
 
 /** Parses objects on worker threads, the least busy first, and on the calling thread when they are all busy. */
 class ParserPool {
@@ -538,7 +527,11 @@ class ParserPool {
   }[] = [];
   private nextId = 0;
 
-  constructor(settings: ParseSettings, count: number) {
+  constructor(
+    settings: ParseSettings,
+    count: number,
+    private readonly inlineBelow: number,
+  ) {
     this.inline = new LakeObjectParser(settings);
     for (let n = 0; n < count; n++) {
       const worker = startWorker(settings);
@@ -565,7 +558,8 @@ class ParserPool {
       (a, b) => (a === undefined || b.pending.size < a.pending.size ? b : a),
       undefined,
     );
-    if (entry === undefined || entry.pending.size >= WORKER_QUEUE) {
+    // A small object costs less to parse here than to post to a thread and back.
+    if (entry === undefined || entry.pending.size >= WORKER_QUEUE || data.byteLength < this.inlineBelow) {
       return Promise.resolve().then(() => this.inline.parse(data, new Date(arrival)));
     }
     const id = this.nextId++;

@@ -137,6 +137,18 @@ export function partitionsForPeriod(
   );
 }
 
+/**
+ * The latest time a record in an object can have arrived, the clock its events are checked
+ * against (a ts more than five minutes past it is malformed). The key keeps the arrival of the
+ * object's first record, to the second; Firehose buffers up to 900 s after it. The aggregator
+ * judged each record by its own arrival, which the lake does not keep, so an event stamped
+ * 5 to 20 minutes ahead of its producer's clock may count here and not there: reconcile then
+ * reports it as drift, never silently.
+ */
+export function latestArrival(firstRecord: Date): number {
+  return firstRecord.getTime() + 1000 + FIREHOSE_MAX_BUFFER_MS;
+}
+
 export interface QuarantineKeyInput {
   /** When the malformed events were read or received. */
   readonly arrival: Date;

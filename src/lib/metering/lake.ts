@@ -78,22 +78,44 @@ export async function* listLakeObjects(
   bucket: string,
   prefixes: readonly string[],
   pageSize = 1000,
+  concurrency = LIST_CONCURRENCY,
 ): AsyncGenerator<LakeObjectRef> {
+  // A month is some 750 hour prefixes: they are listed several at once, and yielded in order.
+  const listings: Promise<LakeObjectRef[]>[] = [];
+  let next = 0;
+  const start = (): void => {
+    if (next >= prefixes.length) return;
+    const listing = listPrefix(s3, bucket, prefixes[next++], pageSize);
+    // Awaited in turn below; until then a failure must not surface as an unhandled rejection.
+    listing.catch(() => undefined);
+    listings.push(listing);
+  };
+  for (let n = 0; n < concurrency; n++) start();
+  for (let i = 0; i < listings.length; i++) {
+    const objects = await listings[i];
+    start();
+    yield* objects;
+  }
+}
+
+/** Prefixes listed at once. */
+export const LIST_CONCURRENCY = 8;
+
+async function listPrefix(
+  s3: S3Client,
+  bucket: string,
+  Prefix: string,
+  pageSize: number,
+): Promise<LakeObjectRef[]> {
   const { ListObjectsCommand } = sdk.s3();
-  for (const Prefix of prefixes) {
-    let Marker: string | undefined;
-    for (;;) {
-      const page = await s3.send(
-        new ListObjectsCommand({ Bucket: bucket, Prefix, Marker, MaxKeys: pageSize }),
-      );
-      const objects = (page.Contents ?? []).map((o) => ({
-        key: String(o.Key),
-        lastModified: o.LastModified,
-      }));
-      yield* objects;
-      if (!page.IsTruncated || objects.length === 0) break;
-      Marker = objects[objects.length - 1].key;
-    }
+  const objects: LakeObjectRef[] = [];
+  let Marker: string | undefined;
+  for (;;) {
+    const page = await s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix, Marker, MaxKeys: pageSize }));
+    const listed = (page.Contents ?? []).map((o) => ({ key: String(o.Key), lastModified: o.LastModified }));
+    objects.push(...listed);
+    if (!page.IsTruncated || listed.length === 0) return objects;
+    Marker = listed[listed.length - 1].key;
   }
 }
 

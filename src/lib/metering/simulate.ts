@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 import { usageError } from '../cli/errors.js';
 import { HOUR_MS, parseTimestamp, validateEvent } from './events.js';
-import { lakeObjectKey } from './lake-layout.js';
+import { FIREHOSE_MAX_BUFFER_MS, lakeObjectKey } from './lake-layout.js';
 import { MetricRegistry } from './metrics.js';
 import type { UsageEvent } from './types.js';
 
@@ -25,12 +25,11 @@ export const DEFAULT_RATES = { duplicate: 0.01, late: 0.02, malformed: 0.005 } a
 export const MIN_LATE_MS = HOUR_MS;
 export const MAX_LATE_MS = 20 * HOUR_MS;
 /**
- * Firehose's default buffering interval. Not its longest (900 s): reconcile validates an
- * object's events against the arrival its key records (its oldest record's) and refuses a ts
- * more than 5 minutes after that, so every record of an object must arrive within 5 minutes
- * of the first.
+ * Firehose's longest buffering interval (FIREHOSE_MAX_BUFFER_MS), as a low-volume stream is
+ * configured: fewer, larger objects. Reconcile allows for it when it checks an object's
+ * events against the arrival its key records.
  */
-export const SIMULATED_BUFFER_MS = 300_000;
+export const SIMULATED_BUFFER_MS = FIREHOSE_MAX_BUFFER_MS;
 /** Firehose's largest buffer size. */
 export const SIMULATED_MAX_OBJECT_BYTES = 5 * 1024 * 1024;
 export const ZIPF_EXPONENT = 1.1;

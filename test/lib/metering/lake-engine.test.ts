@@ -214,7 +214,7 @@ describe('stream engine (aggregateLake)', () => {
       'globex|api.call|2026-11-01T13': [2, 1],
     };
     for (const workers of [0, 2]) {
-      const result = await aggregateLake(fileLakeSource(root), request, { workers });
+      const result = await aggregateLake(fileLakeSource(root), request, { workers, inlineBelow: 0 });
       expect(byCell(result.cells), `workers ${workers}`).to.deep.equal(expected);
       expect(result).to.include({ objects: 3, events: 5, duplicates: 1, malformed: 1, outsidePeriod: 0 });
     }
@@ -243,7 +243,7 @@ describe('stream engine (aggregateLake)', () => {
       const result = await aggregateLake(
         fileLakeSource(root),
         { ...request, lateArrivalHours: 2 },
-        { workers, concurrency: 1 },
+        { workers, concurrency: 1, inlineBelow: 0 },
       );
       expect(byCell(result.cells), `workers ${workers}`).to.deep.equal({
         'acme|api.call|2026-11-01T01': [2 + 2 + 5, 3],
@@ -285,7 +285,7 @@ describe('stream engine (aggregateLake)', () => {
     await writeFile(path.join(root, key), 'plain text');
     let error: unknown;
     try {
-      await aggregateLake(fileLakeSource(root), request, { workers: 1 });
+      await aggregateLake(fileLakeSource(root), request, { workers: 1, inlineBelow: 0 });
     } catch (err) {
       error = err;
     }
