@@ -73,8 +73,8 @@ export default class MeteringReconcile extends SaasctlCommand {
         'duplicates dropped': result.duplicates,
         malformed: result.malformed,
         'counters compared': result.compared,
-        'lake total': result.totals.lake,
-        'counters total': result.totals.counters,
+        'lake total': shown(result.totals.lake),
+        'counters total': shown(result.totals.counters),
         'foreign keys': result.foreignKeys.length || undefined,
         'hours marked reconciled': result.hoursMarked || undefined,
         elapsed: `${(result.elapsedMs / 1000).toFixed(1)} s`,
@@ -90,7 +90,7 @@ export default class MeteringReconcile extends SaasctlCommand {
           { header: 'METRIC', get: (r) => r.metric },
           { header: 'HOUR', get: (r) => r.hour },
           { header: 'EVENTS', get: (r) => r.events },
-          { header: 'QUANTITY', get: (r) => r.quantity },
+          { header: 'QUANTITY', get: (r) => shown(r.quantity) },
         ],
         '',
       );
@@ -103,9 +103,9 @@ export default class MeteringReconcile extends SaasctlCommand {
           { header: 'TENANT', get: (r) => r.tenantId },
           { header: 'METRIC', get: (r) => r.metric },
           { header: 'HOUR', get: (r) => r.hour },
-          { header: 'LAKE', get: (r) => r.lake },
-          { header: 'COUNTER', get: (r) => r.counter },
-          { header: 'DIFFERENCE', get: (r) => r.difference },
+          { header: 'LAKE', get: (r) => shown(r.lake) },
+          { header: 'COUNTER', get: (r) => shown(r.counter) },
+          { header: 'DIFFERENCE', get: (r) => shown(r.difference) },
           { header: 'FIXED', get: (r) => (r.fixed === undefined ? '' : r.fixed ? 'yes' : 'no') },
         ],
         '',
@@ -121,4 +121,9 @@ export default class MeteringReconcile extends SaasctlCommand {
     if (unrepaired.length > 0) process.exitCode = ExitCode.drift;
     return result;
   }
+}
+
+/** A quantity for people: sums of fractional samples carry float noise past the 9th decimal. */
+function shown(quantity: number): number {
+  return Number(quantity.toFixed(9));
 }

@@ -11,7 +11,7 @@ import { HOUR_MS } from './events.js';
 import { listLakeObjects, type LakeObjectRef } from './lake.js';
 import type { LakeAggregation, LakeAggregationRequest, LakeCell, LakeProgress } from './lake-aggregate.js';
 import { EARLY_ARRIVAL_MS, latestArrival, parseLakeObjectKey, partitionsForPeriod } from './lake-layout.js';
-import { LakeObjectParser, type ParsedObject, type ParseSettings } from './lake-parse.js';
+import { doubledTable, LakeObjectParser, type ParsedObject, type ParseSettings } from './lake-parse.js';
 import type { WorkerRequest, WorkerResponse } from './lake-worker.js';
 import { MetricRegistry } from './metrics.js';
 
@@ -441,17 +441,7 @@ export class IdSet {
   }
 
   private grow(): void {
-    const old = this.table;
-    const table = new Int32Array(old.length * 2);
-    const mask = (table.length >> 1) - 1;
-    for (let j = 0; j < old.length; j += 2) {
-      if (old[j] === 0) continue;
-      let i = old[j + 1] & mask;
-      while (table[2 * i] !== 0) i = (i + 1) & mask;
-      table[2 * i] = old[j];
-      table[2 * i + 1] = old[j + 1];
-    }
-    this.table = table;
+    this.table = doubledTable(this.table);
   }
 }
 

@@ -477,18 +477,25 @@ class ByteNames {
   }
 
   private grow(): void {
-    const old = this.slots;
-    const slots = new Int32Array(old.length * 2);
-    const mask = (slots.length >> 1) - 1;
-    for (let j = 0; j < old.length; j += 2) {
-      if (old[j] === 0) continue;
-      let i = old[j + 1] & mask;
-      while (slots[2 * i] !== 0) i = (i + 1) & mask;
-      slots[2 * i] = old[j];
-      slots[2 * i + 1] = old[j + 1];
-    }
-    this.slots = slots;
+    this.slots = doubledTable(this.slots);
   }
+}
+
+/**
+ * An open-addressing table of [value, hash] pairs (value 0: empty slot) at twice the size,
+ * each pair reinserted by its hash: the shape ByteNames and the stream engine's IdSet share.
+ */
+export function doubledTable(old: Int32Array): Int32Array<ArrayBuffer> {
+  const table = new Int32Array(old.length * 2);
+  const mask = (table.length >> 1) - 1;
+  for (let j = 0; j < old.length; j += 2) {
+    if (old[j] === 0) continue;
+    let i = old[j + 1] & mask;
+    while (table[2 * i] !== 0) i = (i + 1) & mask;
+    table[2 * i] = old[j];
+    table[2 * i + 1] = old[j + 1];
+  }
+  return table;
 }
 
 function sameBytes(a: Uint8Array, text: Uint8Array, start: number, end: number): boolean {
