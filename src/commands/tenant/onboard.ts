@@ -14,6 +14,7 @@ export default class TenantOnboard extends SaasctlCommand {
   static override examples = [
     '<%= config.bin %> <%= command.id %> acme --tier pro --name "Acme Corp" --admin-email ops@acme.test',
     '<%= config.bin %> <%= command.id %> globex --tier starter --name Globex --admin-email it@globex.test --json',
+    '<%= config.bin %> <%= command.id %> initech --tier pro --name Initech --admin-email it@initech.test --marketplace-account-id 111122223333 --license-arn arn:aws:license-manager::111122223333:license:l-0123456789abcdef0123456789abcdef',
   ];
   static override args = {
     tenantId: Args.string({ description: 'Tenant id (3-32 chars: a-z, 0-9, hyphens)', required: true }),
@@ -30,6 +31,16 @@ export default class TenantOnboard extends SaasctlCommand {
     'plan-price': Flags.integer({
       description: 'Monthly plan price in USD, when it differs from the tier price',
     }),
+    'marketplace-account-id': Flags.string({
+      description: "AWS Marketplace buyer: the buyer's 12-digit AWS account id (with --license-arn)",
+    }),
+    'license-arn': Flags.string({
+      description:
+        "AWS Marketplace buyer: the license of the buyer's agreement (with --marketplace-account-id)",
+    }),
+    'marketplace-customer': Flags.string({
+      description: 'AWS Marketplace buyer of a legacy integration: its CustomerIdentifier',
+    }),
     wait: Flags.boolean({
       description:
         'Follow the Step Functions execution to its end (aws target); --no-wait returns its reference',
@@ -37,7 +48,7 @@ export default class TenantOnboard extends SaasctlCommand {
       allowNo: true,
     }),
   };
-  static override localServices = ['dynamodb', 'cognito', 'kms', 'organizations'] as const;
+  static override localServices = ['dynamodb', 'cognito', 'kms', 'organizations', 'marketplace'] as const;
   static override mutating = true;
 
   async run(): Promise<OnboardResult> {
@@ -51,6 +62,9 @@ export default class TenantOnboard extends SaasctlCommand {
       adminEmail: flags['admin-email'],
       region: flags.region ?? target.region,
       planPrice: flags['plan-price'],
+      marketplaceAccountId: flags['marketplace-account-id'],
+      licenseArn: flags['license-arn'],
+      marketplaceCustomer: flags['marketplace-customer'],
     });
     const platform = await this.platform(controlPlane);
     const result = await onboardTenant(

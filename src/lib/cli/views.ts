@@ -17,6 +17,13 @@ export const tierColumns: readonly Column<Tier>[] = [
   { header: 'ISOLATION', get: (t) => t.isolation },
   { header: 'PRICE/MONTH', get: (t) => `$${t.monthlyPrice}` },
   { header: 'DESCRIPTION', get: (t) => t.description },
+  {
+    header: 'MARKETPLACE DIMENSIONS',
+    get: (t) =>
+      t.dimensions === undefined
+        ? '(not mapped)'
+        : t.dimensions.map((d) => `${d.metric} → ${d.dimension}`).join(', ') || '(none)',
+  },
 ];
 
 export const auditColumns: readonly Column<AuditRecord>[] = [
@@ -47,6 +54,9 @@ export function tenantFields(tenant: Tenant): string {
     'data table': tenant.dataTable,
     key: tenant.keyArn,
     account: tenant.accountId,
+    marketplace: tenant.licenseArn
+      ? `account ${tenant.marketplaceAccountId}, license ${tenant.licenseArn}`
+      : tenant.marketplaceCustomer && `customer ${tenant.marketplaceCustomer} (legacy)`,
     version: tenant.version,
     created: tenant.createdAt,
     updated: tenant.updatedAt,

@@ -80,6 +80,9 @@ const DESCRIBE =
   'SET #tenantId = :tenantId, #metric = :metric, #hour = :hour, #aggregation = :aggregation, #updatedAt = :updatedAt';
 /** Rounds of the max protocol before giving up on a counter that keeps moving under us. */
 const MAX_ROUNDS = 3;
+/** BatchGetItem takes at most 100 keys. */
+const BATCH_GET_LIMIT = 100;
+const MAX_BATCH_GET_ROUNDS = 8;
 
 /**
  * Usage counters (DESIGN.md "Data model"): one item per tenant, metric and UTC hour,
@@ -121,6 +124,49 @@ export class UsageCounters {
       }),
     );
     return Item ? toCounter(Item) : undefined;
+  }
+
+  /**
+   * The counters at these exact keys that exist, 100 keys per BatchGetItem (its limit), keys
+   * DynamoDB leaves unprocessed asked again. For a few hours of many tenants (an hourly push)
+   * this is a fraction of the requests a Query per tenant and metric takes.
+   */
+  async getMany(
+    keys: readonly { tenantId: string; metric: string; hour: HourKey }[],
+    sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  ): Promise<UsageCounter[]> {
+    const { BatchGetCommand } = sdk.documents();
+    const found: UsageCounter[] = [];
+    for (let i = 0; i < keys.length; i += BATCH_GET_LIMIT) {
+      let pending: Record<string, unknown>[] = keys
+        .slice(i, i + BATCH_GET_LIMIT)
+        .map((k) => counterKey(k.tenantId, k.metric, k.hour));
+      for (let round = 0; pending.length > 0; round++) {
+        if (round >= MAX_BATCH_GET_ROUNDS) {
+          throw conflict(
+            'COUNTER_READ_THROTTLED',
+            `DynamoDB kept ${pending.length} counter reads unprocessed.`,
+            ['Run the command again.'],
+          );
+        }
+        if (round > 0) await sleep(Math.min(2_000, 50 * 2 ** round));
+        const { Responses, UnprocessedKeys } = await this.db.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.table]: {
+                Keys: pending,
+                ProjectionExpression: PROJECTION,
+                ExpressionAttributeNames: projectionNames,
+                ConsistentRead: true,
+              },
+            },
+          }),
+        );
+        found.push(...(Responses?.[this.table] ?? []).map(toCounter));
+        pending = (UnprocessedKeys?.[this.table]?.Keys ?? []) as Record<string, unknown>[];
+      }
+    }
+    return found.sort(byKey);
   }
 
   /**

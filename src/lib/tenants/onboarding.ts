@@ -7,6 +7,12 @@ import type { TenantWorkflowInput } from '../workflow/definition.js';
 import { runWorkflow, type ProgressSink, type RunOptions } from '../workflow/runner.js';
 import { followExecution, startExecution, type ExecutionRef, type FollowOptions } from '../workflow/sfn.js';
 import { assertDisplayName, assertEmail, assertPlanPrice, assertTenantId, type Tenant } from './model.js';
+import {
+  subscriptionOf,
+  validateSubscription,
+  type SubscriptionInput,
+  type SubscriptionRegistrar,
+} from './subscription.js';
 import type { TierCatalog } from './tiers.js';
 
 export interface OnboardRequest {
@@ -16,6 +22,10 @@ export interface OnboardRequest {
   readonly adminEmail: string;
   readonly region: string;
   readonly planPrice?: number;
+  /** The tenant's AWS Marketplace subscription, when it buys through Marketplace. */
+  readonly marketplaceAccountId?: string;
+  readonly licenseArn?: string;
+  readonly marketplaceCustomer?: string;
 }
 
 export interface OnboardDependencies extends Omit<OnboardingServices, 'actor'> {
@@ -24,6 +34,8 @@ export interface OnboardDependencies extends Omit<OnboardingServices, 'actor'> {
   readonly stage: string;
   readonly sink: ProgressSink;
   readonly runOptions?: RunOptions;
+  /** The local target: registers the tenant's Marketplace subscription with the emulator. */
+  readonly registerSubscription?: SubscriptionRegistrar;
   /** On the aws target: run on the deployed state machine instead of in-process. */
   readonly stepFunctions?: {
     readonly client: () => SFNClient;
@@ -54,6 +66,7 @@ export function validateOnboardRequest(input: OnboardRequest): OnboardRequest {
     adminEmail: assertEmail(input.adminEmail),
     region: assertRegion(input.region),
     ...(input.planPrice === undefined ? {} : { planPrice: assertPlanPrice(input.planPrice) }),
+    ...validateSubscription(input satisfies SubscriptionInput),
   };
 }
 
@@ -85,8 +98,16 @@ export async function onboardTenant(
     step: r.step,
     outcome: r.outcome.changed ? ('created' as const) : ('exists' as const),
   }));
+  const tenant = await deps.catalog.require(request.tenantId);
+  const subscription = subscriptionOf(tenant);
+  if (subscription && deps.registerSubscription) {
+    // Registering is idempotent, so a re-run (or a crash before this) simply registers again.
+    const step = reporter.step('Marketplace subscription (local emulator)');
+    await deps.registerSubscription(subscription);
+    step.done(subscription.kind === 'license' ? subscription.licenseArn : subscription.customerIdentifier);
+  }
   return {
-    tenant: await deps.catalog.require(request.tenantId),
+    tenant,
     changed: steps.some((s) => s.outcome === 'created'),
     steps,
   };

@@ -32,6 +32,10 @@ export interface TenantWorkflowInput {
   readonly reason?: string;
   /** Offboarding: the days KMS waits before deleting the tenant's key (7-30). */
   readonly keyDeletionDays?: number;
+  /** Onboarding: the tenant's AWS Marketplace subscription (tenants/subscription.ts), when it has one. */
+  readonly marketplaceAccountId?: string;
+  readonly licenseArn?: string;
+  readonly marketplaceCustomer?: string;
 }
 
 export interface StepOutcome {

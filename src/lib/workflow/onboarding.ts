@@ -53,6 +53,13 @@ export const onboardingWorkflow: WorkflowDefinition<OnboardingServices> = {
             region: input.region,
             adminEmail: input.adminEmail,
             ...(input.planPrice === undefined ? {} : { planPrice: input.planPrice }),
+            ...(input.marketplaceAccountId === undefined
+              ? {}
+              : { marketplaceAccountId: input.marketplaceAccountId }),
+            ...(input.licenseArn === undefined ? {} : { licenseArn: input.licenseArn }),
+            ...(input.marketplaceCustomer === undefined
+              ? {}
+              : { marketplaceCustomer: input.marketplaceCustomer }),
           },
           { actor: services.actor, reason: 'onboard' },
         );
@@ -198,6 +205,12 @@ function assertSameRequest(existing: Tenant, request: TenantWorkflowInput): void
     differences.push(`region is ${existing.region}, not ${request.region}`);
   if (request.planPrice !== undefined && existing.planPrice !== request.planPrice) {
     differences.push(`plan price is ${existing.planPrice ?? 'the tier price'}, not ${request.planPrice}`);
+  }
+  for (const field of ['marketplaceAccountId', 'licenseArn', 'marketplaceCustomer'] as const) {
+    const wanted = request[field];
+    if (wanted !== undefined && existing[field] !== wanted) {
+      differences.push(`${field} is ${existing[field] ?? 'not set'}, not ${wanted}`);
+    }
   }
   if (differences.length === 0) return;
   throw conflict(

@@ -19,7 +19,16 @@ export class ServiceError extends Error {
   }
 }
 
-export type OperationHandler = (input: JsonObject) => unknown;
+/** What a handler may need beyond the parsed input: AWS limits some requests by their size. */
+export interface RequestContext {
+  /** The size of the request body in bytes, as sent. */
+  readonly bodyBytes: number;
+}
+
+export type OperationHandler = (input: JsonObject, context: RequestContext) => unknown;
+
+/** Where the non-AWS operations of an emulator (setup, test switches, inspection) are served. */
+export const CONTROL_PATH_PREFIX = '/_saasctl/';
 
 export interface JsonProtocolOptions {
   /** The part of `X-Amz-Target` before the dot, such as `TrentService`. */
@@ -29,6 +38,12 @@ export interface JsonProtocolOptions {
   readonly messageMember?: string;
   /** The `__type` of the 500 sent when a handler fails with anything but a ServiceError (default `InternalFailure`, as KMS). */
   readonly internalFailureType?: string;
+  /**
+   * Operations that are not part of the AWS API (registering what AWS would know, test switches,
+   * reading what the emulator kept): `POST /_saasctl/<Operation>` with a JSON body, answered
+   * in the same JSON and run in the same queue as the AWS operations.
+   */
+  readonly control?: Readonly<Record<string, OperationHandler>>;
 }
 
 /**
@@ -39,8 +54,12 @@ export interface JsonProtocolOptions {
  */
 export async function startJsonProtocolServer(options: JsonProtocolOptions): Promise<RunningService> {
   let queue: Promise<unknown> = Promise.resolve();
-  const exclusive = (handler: OperationHandler, input: JsonObject): Promise<unknown> => {
-    const result = queue.then(() => handler(input));
+  const exclusive = (
+    handler: OperationHandler,
+    input: JsonObject,
+    context: RequestContext,
+  ): Promise<unknown> => {
+    const result = queue.then(() => handler(input, context));
     queue = result.catch(() => undefined);
     return result;
   };
@@ -64,12 +83,24 @@ export async function startJsonProtocolServer(options: JsonProtocolOptions): Pro
 
 async function serve(
   options: JsonProtocolOptions,
-  exclusive: (handler: OperationHandler, input: JsonObject) => Promise<unknown>,
+  exclusive: (handler: OperationHandler, input: JsonObject, context: RequestContext) => Promise<unknown>,
   request: IncomingMessage,
   response: ServerResponse,
 ): Promise<void> {
   try {
     const body = await readBody(request);
+    const context = { bodyBytes: Buffer.byteLength(body) };
+    const url = request.url ?? '/';
+    if (url.startsWith(CONTROL_PATH_PREFIX)) {
+      const name = url.slice(CONTROL_PATH_PREFIX.length);
+      const control =
+        request.method === 'POST' && options.control && Object.hasOwn(options.control, name)
+          ? options.control[name]
+          : undefined;
+      if (!control) throw new ServiceError('UnknownOperationException', `Unknown control operation ${name}`);
+      reply(response, 200, (await exclusive(control, parseBody(body), context)) ?? {});
+      return;
+    }
     const target = request.headers['x-amz-target'];
     const [prefix, name, extra] = typeof target === 'string' ? target.split('.') : [];
     const operation =
@@ -78,7 +109,7 @@ async function serve(
     const handler =
       operation && Object.hasOwn(options.operations, operation) ? options.operations[operation] : undefined;
     if (!handler) throw new ServiceError('UnknownOperationException', `Unknown operation ${String(target)}`);
-    reply(response, 200, (await exclusive(handler, parseBody(body))) ?? {});
+    reply(response, 200, (await exclusive(handler, parseBody(body), context)) ?? {});
   } catch (error) {
     const known = error instanceof ServiceError;
     reply(response, known ? error.statusCode : 500, {
