@@ -14,6 +14,9 @@ export interface NewTenant {
   readonly region: string;
   readonly adminEmail: string;
   readonly planPrice?: number;
+  readonly marketplaceAccountId?: string;
+  readonly licenseArn?: string;
+  readonly marketplaceCustomer?: string;
 }
 
 export interface TenantFilter {
@@ -34,8 +37,14 @@ const UPDATABLE_FIELDS = [
   'keyArn',
   'accountId',
   'accountRequestId',
+  'marketplaceAccountId',
+  'licenseArn',
+  'marketplaceCustomer',
 ] as const;
-export type UpdatableFields = Partial<Pick<Tenant, (typeof UPDATABLE_FIELDS)[number]>>;
+/** A field set to null is removed (a Marketplace buyer moving from one identity to the other). */
+export type UpdatableFields = {
+  readonly [K in (typeof UPDATABLE_FIELDS)[number]]?: Tenant[K] | null;
+};
 
 /** Where a tenant's onboarding or offboarding workflow stands (shown by `tenant status`). */
 export interface WorkflowProgress {
@@ -115,6 +124,11 @@ export class TenantCatalog {
       region: input.region,
       adminEmail: input.adminEmail,
       ...(input.planPrice === undefined ? {} : { planPrice: input.planPrice }),
+      ...(input.marketplaceAccountId === undefined
+        ? {}
+        : { marketplaceAccountId: input.marketplaceAccountId }),
+      ...(input.licenseArn === undefined ? {} : { licenseArn: input.licenseArn }),
+      ...(input.marketplaceCustomer === undefined ? {} : { marketplaceCustomer: input.marketplaceCustomer }),
       version: 1,
       createdAt: at,
       updatedAt: at,
@@ -227,6 +241,57 @@ export class TenantCatalog {
     }
   }
 
+  /**
+   * The cutover of a promotion or demotion: one conditional write on `version` moves a
+   * MIGRATING tenant to its new tier and data placement (isolation, data table, key; an absent
+   * table or key is removed) and back to ACTIVE, with its audit record. Already there and
+   * ACTIVE: success, nothing written. Any other status: a conflict.
+   */
+  async relocate(
+    tenantId: string,
+    placement: Pick<Tenant, 'tier' | 'isolation' | 'dataTable' | 'keyArn'>,
+    change: ChangeRequest & { readonly action: string },
+  ): Promise<TransitionResult> {
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.require(tenantId);
+      if (
+        current.status === 'ACTIVE' &&
+        current.tier === placement.tier &&
+        current.isolation === placement.isolation
+      ) {
+        return { tenant: current, changed: false };
+      }
+      if (current.status !== 'MIGRATING') {
+        throw conflict(
+          'INVALID_TRANSITION',
+          `Tenant "${tenantId}" is ${current.status}: ${change.action} needs it to be MIGRATING.`,
+        );
+      }
+      const set = {
+        status: 'ACTIVE',
+        // The reason goes to the audit record; an ACTIVE tenant carries no status reason.
+        statusReason: undefined,
+        tier: placement.tier,
+        isolation: placement.isolation,
+        dataTable: placement.dataTable,
+        keyArn: placement.keyArn,
+      };
+      const changes: NonNullable<AuditRecord['changes']> = {};
+      for (const field of ['tier', 'isolation', 'dataTable', 'keyArn'] as const) {
+        if (current[field] !== placement[field])
+          changes[field] = { from: current[field], to: placement[field] };
+      }
+      const updated = await this.write(current, set, change, {
+        action: change.action,
+        fromStatus: 'MIGRATING',
+        toStatus: 'ACTIVE',
+        changes,
+      });
+      if (updated) return { tenant: updated, changed: true };
+      if (attempt >= MAX_CONFLICT_RETRIES) throw concurrentChange(tenantId);
+    }
+  }
+
   /** Changes descriptive fields (name, plan price); unchanged values are not written. */
   async update(
     tenantId: string,
@@ -239,10 +304,16 @@ export class TenantCatalog {
         throw conflict('TENANT_DELETED', `Tenant "${tenantId}" is DELETED; it cannot be changed.`);
       }
       const changes: NonNullable<AuditRecord['changes']> = {};
-      const set: Record<string, string | number> = {};
+      const set: Record<string, string | number | undefined> = {};
       for (const field of UPDATABLE_FIELDS) {
         const value = fields[field];
         if (value === undefined || value === current[field]) continue;
+        if (value === null) {
+          if (current[field] === undefined) continue;
+          changes[field] = { from: current[field] };
+          set[field] = undefined;
+          continue;
+        }
         changes[field] = { from: current[field], to: value };
         set[field] = value;
       }
@@ -409,6 +480,9 @@ const TENANT_FIELDS = [
   'accountId',
   'accountRequestId',
   'statusReason',
+  'marketplaceAccountId',
+  'licenseArn',
+  'marketplaceCustomer',
 ] as const;
 
 function toTenant(item: Record<string, unknown>): Tenant {

@@ -1,5 +1,7 @@
+import { LOCAL_MARKETPLACE_PRODUCT_CODE } from '../platform/config.js';
 import type { Platform } from '../platform/platform.js';
 import { TenantCatalog } from './catalog.js';
+import { emulatedSubscription, type SubscriptionRegistrar } from './subscription.js';
 import { tenantKeyPolicy } from '../keys/key-policy.js';
 import type { AwsClientFactory } from '../platform/clients.js';
 import type { RunOptions } from '../workflow/runner.js';
@@ -21,6 +23,22 @@ export function catalogs(platform: Platform): { catalog: TenantCatalog; tiers: T
 export function tenantClients(platform: Platform, region: string, accountId?: string): AwsClientFactory {
   const regional = platform.clients.forRegion(region);
   return accountId && platform.target.name === 'aws' ? regional.inAccount(accountId) : regional;
+}
+
+/**
+ * On the local target, what registers a tenant's Marketplace subscription with the emulator (as
+ * AWS learns of it when the buyer subscribes); undefined elsewhere, and when the command did not
+ * start the emulator.
+ */
+export function subscriptionRegistrar(platform: Platform): SubscriptionRegistrar | undefined {
+  const endpoint =
+    platform.target.name === 'local' ? platform.clients.options.endpoints?.marketplace : undefined;
+  if (!endpoint) return undefined;
+  const productCode = platform.config.marketplace?.productCode ?? LOCAL_MARKETPLACE_PRODUCT_CODE;
+  return async (subscription) => {
+    const { marketplaceControl } = await import('../local/emulators/marketplace-control.js');
+    await marketplaceControl(endpoint).registerSubscription(emulatedSubscription(subscription, productCode));
+  };
 }
 
 export function onboardDependencies(
@@ -50,6 +68,7 @@ export function onboardDependencies(
     actor: () => platform.actor(),
     // The local stack has no mail: the admin's password is set with `saasctl user` commands.
     suppressInvitation: platform.target.name === 'local',
+    registerSubscription: subscriptionRegistrar(platform),
     // The local emulators answer at once: retry intervals (an account being created) shrink.
     runOptions: { timeScale: platform.target.name === 'local' ? 0.01 : 1, ...runOptions },
     // On aws with a deployed state machine, onboarding runs there; elsewhere, in-process.

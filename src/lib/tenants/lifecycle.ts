@@ -1,6 +1,6 @@
 import type { Platform } from '../platform/platform.js';
 import type { TransitionResult } from './catalog.js';
-import { catalogs } from './context.js';
+import { catalogs, subscriptionRegistrar } from './context.js';
 import {
   assertDisplayName,
   assertPlanPrice,
@@ -8,6 +8,13 @@ import {
   assertTenantId,
   type TenantStatus,
 } from './model.js';
+import {
+  subscriptionOf,
+  subscriptionUpdate,
+  validateSubscription,
+  type SubscriptionFields,
+  type SubscriptionInput,
+} from './subscription.js';
 
 /** Opens the platform on demand, so input is refused before anything starts or is written. */
 export type PlatformSource = () => Promise<Platform>;
@@ -41,7 +48,7 @@ export async function changeStatus(
   });
 }
 
-export interface TenantUpdate {
+export interface TenantUpdate extends SubscriptionInput {
   readonly name?: string;
   readonly planPrice?: number;
   readonly reason?: string;
@@ -51,14 +58,17 @@ export interface TenantUpdate {
 export function validateUpdate(
   tenantId: string,
   update: TenantUpdate,
-): { tenantId: string; update: TenantUpdate } {
+): { tenantId: string; update: TenantUpdate; subscription?: SubscriptionFields } {
+  const subscription = validateSubscription(update);
   return {
     tenantId: assertTenantId(tenantId),
     update: {
       ...(update.name === undefined ? {} : { name: assertDisplayName(update.name) }),
       ...(update.planPrice === undefined ? {} : { planPrice: assertPlanPrice(update.planPrice) }),
       ...(update.reason === undefined ? {} : { reason: assertReason(update.reason) }),
+      ...subscription,
     },
+    ...(subscription ? { subscription } : {}),
   };
 }
 
@@ -69,9 +79,18 @@ export async function updateTenant(
 ): Promise<TransitionResult> {
   const valid = validateUpdate(tenantId, update);
   const platform = await open();
-  return catalogs(platform).catalog.update(
+  const result = await catalogs(platform).catalog.update(
     valid.tenantId,
-    { name: valid.update.name, planPrice: valid.update.planPrice },
+    {
+      name: valid.update.name,
+      planPrice: valid.update.planPrice,
+      ...(valid.subscription ? subscriptionUpdate(valid.subscription) : {}),
+    },
     { actor: await platform.actor(), reason: valid.update.reason },
   );
+  // Registered even when the record already had it: the emulator may have been reset since.
+  const subscription = valid.subscription ? subscriptionOf(result.tenant) : undefined;
+  const register = subscriptionRegistrar(platform);
+  if (subscription && register) await register(subscription);
+  return result;
 }

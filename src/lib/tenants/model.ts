@@ -33,6 +33,12 @@ export interface Tenant {
   /** The Organizations CreateAccount request, while the tenant's account is being created. */
   readonly accountRequestId?: string;
   readonly statusReason?: string;
+  /** AWS Marketplace buyer (Concurrent Agreements): the buyer's AWS account, with licenseArn. */
+  readonly marketplaceAccountId?: string;
+  /** The buyer's Marketplace license (License Manager ARN), with marketplaceAccountId. */
+  readonly licenseArn?: string;
+  /** AWS Marketplace buyer of a legacy integration: the CustomerIdentifier from ResolveCustomer. */
+  readonly marketplaceCustomer?: string;
 }
 
 export interface AuditRecord {
