@@ -22,7 +22,7 @@ describe('local stack commands', function () {
     expect((result.json as StackStatus).running).to.equal(false);
   });
 
-  it('starts in the background with every service, and says so in status', async () => {
+  it('starts in the background with every service but the on-demand PostgreSQL, and says so in status', async () => {
     const started = await spawnCli(['local', 'start', '--detach', '--json'], home);
     expect(started.exitCode, started.stderr).to.equal(0);
     const status = (await spawnCli(['local', 'status', '--json'], home)).json as StackStatus;
@@ -33,8 +33,10 @@ describe('local stack commands', function () {
       'dynamodb',
       'kinesis',
       'kms',
+      'marketplace',
       'organizations',
       's3',
+      'sts',
     ]);
     expect(status.stack?.platform.userPool.id).to.match(/^local_/);
   });

@@ -3,7 +3,7 @@ import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 import { conflict, SaasctlError } from '../cli/errors.js';
-import { LOCAL_SERVICES } from './services.js';
+import { LOCAL_SERVICES, ON_DEMAND_SERVICES } from './services.js';
 import {
   readStack,
   requestStop,
@@ -32,7 +32,7 @@ export async function startStack(options: StackOptions, timeoutMs = 30_000): Pro
     const owner = await StackOwner.tryAcquire(options, 'daemon');
     if (owner) {
       try {
-        await owner.ensure(LOCAL_SERVICES);
+        await owner.ensure(LOCAL_SERVICES.filter((s) => !ON_DEMAND_SERVICES.includes(s)));
       } catch (err) {
         await owner.stop();
         throw err;
@@ -83,7 +83,12 @@ export async function startDetached(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const info = await readStack(options.home);
-    if (info && info.pid === child.pid && LOCAL_SERVICES.every((s) => info.endpoints[s])) return info;
+    if (
+      info &&
+      info.pid === child.pid &&
+      LOCAL_SERVICES.every((s) => ON_DEMAND_SERVICES.includes(s) || info.endpoints[s])
+    )
+      return info;
     if (exited !== null || Date.now() > deadline) {
       const tail = (await readFile(files.log, 'utf8').catch(() => '')).split('\n').slice(-15).join('\n');
       throw new SaasctlError(

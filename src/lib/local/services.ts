@@ -6,11 +6,27 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { LOCAL_ACCOUNT_ID } from '../platform/config.js';
+import { LOCAL_ACCOUNT_ID, LOCAL_MARKETPLACE_PRODUCT_CODE } from '../platform/config.js';
 
 /** The emulators the local stack runs: third-party ones, and the project's own (emulators/). */
-export const LOCAL_SERVICES = ['dynamodb', 's3', 'kinesis', 'cognito', 'kms', 'organizations'] as const;
+export const LOCAL_SERVICES = [
+  'dynamodb',
+  's3',
+  'kinesis',
+  'cognito',
+  'kms',
+  'organizations',
+  'marketplace',
+  'sts',
+  'postgres',
+] as const;
 export type LocalService = (typeof LOCAL_SERVICES)[number];
+
+/**
+ * Services `local start` leaves for a command to ask for: PostgreSQL costs an initdb (~1.3 s)
+ * and a server process, and only relational features use it.
+ */
+export const ON_DEMAND_SERVICES: readonly LocalService[] = ['postgres'];
 
 export interface RunningService {
   readonly endpoint: string;
@@ -55,6 +71,18 @@ export async function startService(
     case 'organizations': {
       const { startOrganizationsEmulator } = await import('./emulators/organizations.js');
       return startOrganizationsEmulator({ directory, accountId: LOCAL_ACCOUNT_ID });
+    }
+    case 'marketplace': {
+      const { startMarketplaceEmulator } = await import('./emulators/marketplace.js');
+      return startMarketplaceEmulator({ directory, productCodes: [LOCAL_MARKETPLACE_PRODUCT_CODE] });
+    }
+    case 'sts': {
+      const { startStsEmulator } = await import('./emulators/sts.js');
+      return startStsEmulator({ directory, accountId: LOCAL_ACCOUNT_ID });
+    }
+    case 'postgres': {
+      const { startEmbeddedPostgres } = await import('./postgres.js');
+      return startEmbeddedPostgres(directory);
     }
   }
 }

@@ -20,6 +20,11 @@ export interface PlatformConfig {
     readonly ledger: string;
   };
   readonly rawLakeBucket: string;
+  /**
+   * Tenants' application objects, each tenant under its own `<id>/` prefix (the session policy
+   * grants that prefix only). Absent on stages deployed before it existed: sessions then get no S3.
+   */
+  readonly tenantDataBucket?: string;
   readonly usageStream: string;
   readonly userPool: {
     readonly id: string;
@@ -42,6 +47,14 @@ export interface PlatformConfig {
     /** The Glue database and table over `raw/`, partitioned by arrival hour (`dt`). */
     readonly database: string;
     readonly table: string;
+  };
+  /**
+   * The AWS Marketplace product, for buyers known by the legacy CustomerIdentifier (BatchMeterUsage
+   * takes their ProductCode per request; buyers with a LicenseArn need none). Absent when the
+   * product has only Concurrent Agreements buyers.
+   */
+  readonly marketplace?: {
+    readonly productCode: string;
   };
 }
 
@@ -66,6 +79,7 @@ export function localPlatformConfig(
       ledger: `saasctl-${stage}-marketplace-ledger`,
     },
     rawLakeBucket: `saasctl-${stage}-raw-lake`,
+    tenantDataBucket: `saasctl-${stage}-tenant-data`,
     usageStream: `saasctl-${stage}-usage`,
     userPool,
     accountId: LOCAL_ACCOUNT_ID,
@@ -75,6 +89,9 @@ export function localPlatformConfig(
 
 /** The account id the local emulators answer with. */
 export const LOCAL_ACCOUNT_ID = '000000000000';
+
+/** The product the local Marketplace Metering emulator knows, for legacy (CustomerIdentifier) buyers. */
+export const LOCAL_MARKETPLACE_PRODUCT_CODE = 'saasctllocalproduct';
 
 /** Checks a platform parameter's JSON before anything uses it, naming what is missing. */
 export function parsePlatformConfig(json: string, source: string): PlatformConfig {
@@ -102,6 +119,7 @@ export function parsePlatformConfig(json: string, source: string): PlatformConfi
   if (pick(value, 'athena') !== undefined) {
     required.push('athena.workgroup', 'athena.database', 'athena.table');
   }
+  if (pick(value, 'marketplace') !== undefined) required.push('marketplace.productCode');
   const missing = required.filter((p) => typeof pick(value, p) !== 'string' || pick(value, p) === '');
   if (missing.length > 0) throw invalid(source, `it lacks ${missing.join(', ')}`);
   if (pick(value, 'schemaVersion') !== 1) throw invalid(source, 'its schemaVersion is not 1');

@@ -66,6 +66,7 @@ describe('platform configuration', () => {
           ledger: 'saasctl-local-marketplace-ledger',
         },
         rawLakeBucket: 'saasctl-local-raw-lake',
+        tenantDataBucket: 'saasctl-local-tenant-data',
         usageStream: 'saasctl-local-usage',
         userPool: { id: 'local_pool', clientId: 'client1' },
         accountId: '000000000000',
@@ -115,6 +116,15 @@ describe('platform configuration', () => {
           `The platform configuration ${SOURCE} is unusable: it lacks athena.workgroup, athena.database, athena.table.`,
         );
       }
+    });
+
+    it('accepts a Marketplace product code for legacy buyers, and names it when the block lacks it', () => {
+      const config = { ...fullConfig(), marketplace: { productCode: 'abc123product' } };
+      expect(parsePlatformConfig(JSON.stringify(config), SOURCE)).to.deep.equal(config);
+      expect(
+        thrownBy(() => parsePlatformConfig(JSON.stringify({ ...fullConfig(), marketplace: {} }), SOURCE))
+          .message,
+      ).to.equal(`The platform configuration ${SOURCE} is unusable: it lacks marketplace.productCode.`);
     });
 
     it('names every missing field, in order, when only the schema version is there', () => {
