@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
+import { CostCatalog } from '../insight/cost-model.js';
 import type { AwsClientFactory } from '../platform/clients.js';
 import { localPlatformConfig, type PlatformConfig } from '../platform/config.js';
 import { waitForTableActive } from '../platform/dynamo.js';
@@ -10,7 +11,7 @@ import { TierCatalog } from '../tenants/tiers.js';
 import type { LocalService } from './services.js';
 
 /** Bump when the resources a home needs change: homes bootstrapped before are checked again. */
-const BOOTSTRAP_VERSION = '1';
+const BOOTSTRAP_VERSION = '4';
 
 /**
  * Creates the platform's resources in a freshly started emulator (tables, bucket, stream,
@@ -42,14 +43,21 @@ async function createResources(
     case 'dynamodb':
       await ensureTables(clients, names);
       await new TierCatalog(clients.documents(), names.tables.controlPlane).seedDefaults();
+      await new CostCatalog(clients.documents(), names.tables.controlPlane).seedDefaults();
       return;
     case 's3':
-      return ensureBucket(clients, names.rawLakeBucket);
+      await ensureBucket(clients, names.rawLakeBucket);
+      if (names.tenantDataBucket) await ensureBucket(clients, names.tenantDataBucket);
+      return;
     case 'kinesis':
       return ensureStream(clients, names.usageStream);
     case 'kms':
     case 'organizations':
-      // Tenant keys and accounts are created by onboarding; nothing to set up.
+    case 'marketplace':
+    case 'sts':
+    case 'postgres':
+      // Tenant keys, accounts and Marketplace subscriptions come with onboarding, STS sessions with
+      // vending; PostgreSQL migrates its schema as it starts (local/postgres.ts): nothing to set up.
       return;
   }
 }

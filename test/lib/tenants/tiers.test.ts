@@ -1,7 +1,13 @@
-import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'chai';
 
-import { DEFAULT_TIERS, isPooled, TierCatalog, type Tier } from '../../../src/lib/tenants/tiers.js';
+import {
+  DEFAULT_DIMENSIONS,
+  DEFAULT_TIERS,
+  isPooled,
+  TierCatalog,
+  type Tier,
+} from '../../../src/lib/tenants/tiers.js';
 import { awsError, ddb, documentClient, rejectionOf } from '../helpers/aws.js';
 
 const TABLE = 'cp-table';
@@ -72,6 +78,20 @@ describe('TierCatalog', () => {
         { name: 'legacy', isolation: 'pool', description: '', monthlyPrice: 0 },
       ]);
     });
+
+    it('reads a dimension mapping, telling an empty one (not billed on Marketplace) from none', async () => {
+      ddb.on(QueryCommand).resolves({
+        Items: [
+          { name: 'free', isolation: 'pool', dimensions: [] },
+          { name: 'edu', isolation: 'pool', dimensions: [{ metric: 'api.call', dimension: 'edu_calls' }] },
+        ],
+      });
+
+      expect((await tiers.list()).map((t) => t.dimensions)).to.deep.equal([
+        [],
+        [{ metric: 'api.call', dimension: 'edu_calls' }],
+      ]);
+    });
   });
 
   describe('get and require', () => {
@@ -133,6 +153,16 @@ describe('TierCatalog', () => {
           isolation: 'pool',
           description: 'Pooled compute and tables, platform key',
           monthlyPrice: 49,
+          dimensions: [
+            { metric: 'api.call', dimension: 'api_calls' },
+            { metric: 'doc.processed', dimension: 'documents' },
+            { metric: 'storage.gb', dimension: 'storage_gb_hours' },
+          ],
+          limits: [
+            { metric: 'api.call', quantity: 100_000 },
+            { metric: 'doc.processed', quantity: 30 },
+            { metric: 'storage.gb', quantity: 20 },
+          ],
         },
         ConditionExpression: 'attribute_not_exists(PK)',
       });
@@ -156,6 +186,41 @@ describe('TierCatalog', () => {
 
       expect(await tiers.seedDefaults()).to.deep.equal(['starter', 'business', 'enterprise-account']);
       expect(ddb.commandCalls(PutCommand)).to.have.length(5);
+    });
+
+    it('gives an existing tier without a dimension mapping or plan limits the default ones, never replacing them', async () => {
+      ddb.on(PutCommand).resolvesOnce({}).rejects(awsError('ConditionalCheckFailedException'));
+      ddb.on(UpdateCommand).resolves({});
+
+      expect(await tiers.seedDefaults()).to.deep.equal(['starter']);
+
+      expect(ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input)).to.deep.equal(
+        DEFAULT_TIERS.slice(1).flatMap((tier) => [
+          {
+            TableName: TABLE,
+            Key: { PK: `TIER#${tier.name}`, SK: 'TIER' },
+            UpdateExpression: 'SET #dimensions = if_not_exists(#dimensions, :dimensions)',
+            ExpressionAttributeNames: { '#dimensions': 'dimensions' },
+            ExpressionAttributeValues: { ':dimensions': DEFAULT_DIMENSIONS },
+          },
+          {
+            TableName: TABLE,
+            Key: { PK: `TIER#${tier.name}`, SK: 'TIER' },
+            UpdateExpression: 'SET #limits = if_not_exists(#limits, :limits)',
+            ExpressionAttributeNames: { '#limits': 'limits' },
+            ExpressionAttributeValues: { ':limits': tier.limits },
+          },
+        ]),
+      );
+      expect(DEFAULT_TIERS.every((tier) => tier.limits && tier.limits.length === 3)).to.equal(true);
+    });
+
+    it('reads plan limits back as numbers', async () => {
+      ddb.on(GetCommand).resolves({
+        Item: { name: 'edu', isolation: 'pool', limits: [{ metric: 'api.call', quantity: 5000 }] },
+      });
+
+      expect((await tiers.require('edu')).limits).to.deep.equal([{ metric: 'api.call', quantity: 5000 }]);
     });
 
     it('creates nothing and reports nothing when every tier exists', async () => {
