@@ -1,0 +1,108 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+
+import { SaasctlCommand } from '../lib/cli/base-command.js';
+import { SaasctlError, usageError } from '../lib/cli/errors.js';
+import {
+  demoTour,
+  runTour,
+  TourStepFailed,
+  type CommandOutcome,
+  type StepEvent,
+  type TourReport,
+} from '../lib/demo/tour.js';
+
+export default class Demo extends SaasctlCommand {
+  static override summary = 'A guided tour of saasctl on the embedded stack, a few minutes long.';
+  static override description = [
+    'Onboards a pool and an enterprise tenant, simulates last month with a few heavy tenants, reconciles it,',
+    'bills it to the Marketplace emulator, shows the margin report flagging a heavy pooled tenant, promotes it',
+    'to a silo, then pulls the kill switch on a silo key and restores it. Each step prints what it does and the',
+    'saasctl command that does it. Running it again works: what is done already is skipped. Local target only.',
+  ].join('\n');
+  static override examples = ['<%= config.bin %> <%= command.id %>'];
+  // The tour holds the stack open for its commands, so they share one instead of starting their own.
+  static override localServices = [
+    'dynamodb',
+    's3',
+    'kinesis',
+    'cognito',
+    'kms',
+    'organizations',
+    'marketplace',
+    'sts',
+  ] as const;
+  static override mutating = true;
+
+  async run(): Promise<TourReport> {
+    const { flags } = await this.parse(Demo);
+    const target = this.target(flags);
+    if (target.name !== 'local' || !target.home) {
+      throw usageError(
+        'DEMO_LOCAL_ONLY',
+        'The demo runs on the local target only: it onboards and bills demo tenants.',
+      );
+    }
+    await this.platform(flags);
+    const bin = path.join(this.config.root, 'bin', 'run.js');
+    const env = {
+      ...process.env,
+      SAASCTL_TARGET: 'local',
+      SAASCTL_HOME: target.home,
+      SAASCTL_STAGE: target.stage,
+      AWS_REGION: target.region,
+      NO_COLOR: '1',
+    };
+    const exec = (argv: readonly string[]): Promise<CommandOutcome> =>
+      new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [bin, ...argv, '--json'], {
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        const out: Buffer[] = [];
+        const err: Buffer[] = [];
+        child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+        child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+        child.on('error', reject);
+        child.on('close', (code) => {
+          const stdout = Buffer.concat(out).toString('utf8');
+          let json: unknown;
+          try {
+            json = JSON.parse(stdout);
+          } catch {
+            json = undefined;
+          }
+          resolve({ exitCode: code ?? 1, json, stderr: Buffer.concat(err).toString('utf8') });
+        });
+      });
+    try {
+      return await runTour(demoTour(), exec, (event) => this.show(event));
+    } catch (err) {
+      if (!(err instanceof TourStepFailed)) throw err;
+      const detail = (err.outcome.json as { error?: { message?: string } } | undefined)?.error?.message;
+      throw new SaasctlError('DEMO_STEP_FAILED', `${err.message}${detail ? ` ${detail}` : ''}`, {
+        actions: [`Run it yourself to see why: saasctl ${err.argv.join(' ')}`],
+      });
+    }
+  }
+
+  private show(event: StepEvent): void {
+    if (this.jsonEnabled()) return;
+    switch (event.kind) {
+      case 'start':
+        this.log('');
+        this.log(`Step ${event.index + 1}/${event.total}: ${event.step.title}`);
+        this.log(`  ${event.step.explain}`);
+        this.log(`  $ saasctl ${event.argv.join(' ')}`);
+        return;
+      case 'skip':
+        this.log('');
+        this.log(`Step ${event.index + 1}/${event.total}: ${event.step.title}`);
+        this.log(`  skipped: ${event.reason}`);
+        return;
+      case 'done':
+        this.log(`  → ${event.summary} (${(event.ms / 1000).toFixed(1)} s)`);
+        return;
+    }
+  }
+}
