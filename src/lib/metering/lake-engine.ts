@@ -245,7 +245,10 @@ class CellFolder {
       if (partition > hour + lateMs) continue;
       let set = this.open.get(hour);
       if (!set) {
-        set = new IdSet();
+        // Hours are much alike: sized for the fullest hour so far, a set rarely has to grow.
+        let expected = this.lastSetSize;
+        for (const other of this.open.values()) expected = Math.max(expected, other.size);
+        set = new IdSet(expected);
         this.open.set(hour, set);
         this.seenHours.add(hour);
       }
@@ -276,10 +279,16 @@ class CellFolder {
 
   /** Drops the id sets of the hours no unread object can add an on-time event to. */
   release(settledBefore: number, lateMs: number): void {
-    for (const hour of this.open.keys()) {
-      if (hour + lateMs < settledBefore) this.open.delete(hour);
+    for (const [hour, set] of this.open) {
+      if (hour + lateMs < settledBefore) {
+        this.lastSetSize = Math.max(this.lastSetSize, set.size);
+        this.open.delete(hour);
+      }
     }
   }
+
+  /** The largest set released so far: with the open ones, the size new ones start at. */
+  private lastSetSize = 0;
 
   hoursToVerify(): number[] {
     return [...this.late.keys()].filter((hour) => this.seenHours.has(hour));
@@ -378,11 +387,18 @@ export class IdSet {
   // Slot i is table[2i] = the id's place + 1 (0: empty) and table[2i + 1] = its hash, side by
   // side so that a probe touches one cache line. Ids are kept in pages (a packed-or-not byte, a
   // length byte, then the bytes); a place is page * PAGE + offset, and pages are never copied.
-  private table = new Int32Array(2 * 1024);
+  private table: Int32Array;
   private readonly pages: Uint8Array[] = [];
   private page = new Uint8Array(0);
   private used = 0;
   size = 0;
+
+  /** `expected`: how many ids it will likely hold; the table starts large enough for them. */
+  constructor(expected = 0) {
+    let slots = 1024;
+    while (slots * 3 < expected * 4) slots *= 2;
+    this.table = new Int32Array(2 * slots);
+  }
 
   /** Adds the id `bytes[start, end)` with its hash; false when it was already there. */
   add(hash: number, bytes: Uint8Array, start: number, end: number): boolean {
