@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import type { RunningService } from '../services.js';
+import { startLoopbackServer, type Exclusive } from './loopback.js';
 
 export type JsonObject = Readonly<Record<string, unknown>>;
 
@@ -53,37 +53,12 @@ export interface JsonProtocolOptions {
  * (a failed write, say) fails its own request but does not stop the ones after it.
  */
 export async function startJsonProtocolServer(options: JsonProtocolOptions): Promise<RunningService> {
-  let queue: Promise<unknown> = Promise.resolve();
-  const exclusive = (
-    handler: OperationHandler,
-    input: JsonObject,
-    context: RequestContext,
-  ): Promise<unknown> => {
-    const result = queue.then(() => handler(input, context));
-    queue = result.catch(() => undefined);
-    return result;
-  };
-  const server = createServer((request, response) => void serve(options, exclusive, request, response));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    stop: async () => {
-      await queue;
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    },
-  };
+  return startLoopbackServer((exclusive, request, response) => serve(options, exclusive, request, response));
 }
 
 async function serve(
   options: JsonProtocolOptions,
-  exclusive: (handler: OperationHandler, input: JsonObject, context: RequestContext) => Promise<unknown>,
+  exclusive: Exclusive,
   request: IncomingMessage,
   response: ServerResponse,
 ): Promise<void> {
@@ -98,7 +73,7 @@ async function serve(
           ? options.control[name]
           : undefined;
       if (!control) throw new ServiceError('UnknownOperationException', `Unknown control operation ${name}`);
-      reply(response, 200, (await exclusive(control, parseBody(body), context)) ?? {});
+      reply(response, 200, (await exclusive(() => control(parseBody(body), context))) ?? {});
       return;
     }
     const target = request.headers['x-amz-target'];
@@ -109,7 +84,7 @@ async function serve(
     const handler =
       operation && Object.hasOwn(options.operations, operation) ? options.operations[operation] : undefined;
     if (!handler) throw new ServiceError('UnknownOperationException', `Unknown operation ${String(target)}`);
-    reply(response, 200, (await exclusive(handler, parseBody(body), context)) ?? {});
+    reply(response, 200, (await exclusive(() => handler(parseBody(body), context))) ?? {});
   } catch (error) {
     const known = error instanceof ServiceError;
     reply(response, known ? error.statusCode : 500, {

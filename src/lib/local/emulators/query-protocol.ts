@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import type { RunningService } from '../services.js';
+import { startLoopbackServer, type Exclusive } from './loopback.js';
 import { CONTROL_PATH_PREFIX, ServiceError, type JsonObject } from './json-protocol.js';
 
 /**
@@ -44,33 +44,12 @@ export interface QueryProtocolOptions {
 
 /** Serves a Query-protocol API on an ephemeral loopback port. Handlers run one at a time. */
 export async function startQueryProtocolServer(options: QueryProtocolOptions): Promise<RunningService> {
-  let queue: Promise<unknown> = Promise.resolve();
-  const exclusive = <T>(work: () => T | Promise<T>): Promise<T> => {
-    const result = queue.then(work);
-    queue = result.catch(() => undefined);
-    return result;
-  };
-  const server = createServer((request, response) => void serve(options, exclusive, request, response));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    stop: async () => {
-      await queue;
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    },
-  };
+  return startLoopbackServer((exclusive, request, response) => serve(options, exclusive, request, response));
 }
 
 async function serve(
   options: QueryProtocolOptions,
-  exclusive: <T>(work: () => T | Promise<T>) => Promise<T>,
+  exclusive: Exclusive,
   request: IncomingMessage,
   response: ServerResponse,
 ): Promise<void> {
