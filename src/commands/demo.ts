@@ -11,6 +11,7 @@ import {
   type StepEvent,
   type TourReport,
 } from '../lib/demo/tour.js';
+import { LOCAL_SERVICES, ON_DEMAND_SERVICES } from '../lib/local/services.js';
 
 export default class Demo extends SaasctlCommand {
   static override summary = 'A guided tour of saasctl on the embedded stack, a few minutes long.';
@@ -21,17 +22,8 @@ export default class Demo extends SaasctlCommand {
     'saasctl command that does it. Running it again works: what is done already is skipped. Local target only.',
   ].join('\n');
   static override examples = ['<%= config.bin %> <%= command.id %>'];
-  // The tour holds the stack open for its commands, so they share one instead of starting their own.
-  static override localServices = [
-    'dynamodb',
-    's3',
-    'kinesis',
-    'cognito',
-    'kms',
-    'organizations',
-    'marketplace',
-    'sts',
-  ] as const;
+  // The tour holds the stack open for its commands (what `local start` runs), so they share it.
+  static override localServices = LOCAL_SERVICES.filter((service) => !ON_DEMAND_SERVICES.includes(service));
   static override mutating = true;
 
   async run(): Promise<TourReport> {
