@@ -240,7 +240,7 @@ class CellFolder {
       const cell = this.cell(parsed.groups[g]);
       const hour = this.hourOf[cell];
       cellOf[g] = cell;
-      afterReconcile[g] = written > (this.reconciledAt.get(hour) ?? Infinity) ? 1 : 0;
+      afterReconcile[g] = writtenAfter(written, this.reconciledAt.get(hour)) ? 1 : 0;
       // Very late for its hour: held apart by id (no set).
       if (partition > hour + lateMs) continue;
       let set = this.open.get(hour);
@@ -364,6 +364,15 @@ class CellFolder {
     }
     return cell;
   }
+}
+
+/**
+ * Whether an object written at `written` may have been missed by the reconcile that began at
+ * `mark`. S3 keeps LastModified to the second, so an object written in the mark's second counts
+ * as after it: reported once more rather than never.
+ */
+function writtenAfter(written: number, mark: number | undefined): boolean {
+  return mark !== undefined && Math.floor(written / 1000) >= Math.floor(mark / 1000);
 }
 
 interface LateEvent {
