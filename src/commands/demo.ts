@@ -1,13 +1,12 @@
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 
 import { SaasctlCommand } from '../lib/cli/base-command.js';
 import { SaasctlError, usageError } from '../lib/cli/errors.js';
 import {
+  cliRunner,
   demoTour,
   runTour,
   TourStepFailed,
-  type CommandOutcome,
   type StepEvent,
   type TourReport,
 } from '../lib/demo/tour.js';
@@ -45,28 +44,7 @@ export default class Demo extends SaasctlCommand {
       AWS_REGION: target.region,
       NO_COLOR: '1',
     };
-    const exec = (argv: readonly string[]): Promise<CommandOutcome> =>
-      new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [bin, ...argv, '--json'], {
-          env,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        const out: Buffer[] = [];
-        const err: Buffer[] = [];
-        child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-        child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-        child.on('error', reject);
-        child.on('close', (code) => {
-          const stdout = Buffer.concat(out).toString('utf8');
-          let json: unknown;
-          try {
-            json = JSON.parse(stdout);
-          } catch {
-            json = undefined;
-          }
-          resolve({ exitCode: code ?? 1, json, stderr: Buffer.concat(err).toString('utf8') });
-        });
-      });
+    const exec = cliRunner(bin, env);
     try {
       return await runTour(demoTour(), exec, (event) => this.show(event));
     } catch (err) {

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 
 /**
@@ -288,6 +289,37 @@ export async function runTour(
     });
   }
   return { steps: report };
+}
+
+/**
+ * Runs one saasctl command as an operator would: the CLI at `bin` in a child process with
+ * `--json`, its answer parsed (undefined when stdout is not JSON).
+ */
+export function cliRunner(
+  bin: string,
+  env: NodeJS.ProcessEnv,
+): (argv: readonly string[]) => Promise<CommandOutcome> {
+  return (argv) =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [bin, ...argv, '--json'], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+      child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        let json: unknown;
+        try {
+          json = JSON.parse(Buffer.concat(out).toString('utf8'));
+        } catch {
+          json = undefined;
+        }
+        resolve({ exitCode: code ?? 1, json, stderr: Buffer.concat(err).toString('utf8') });
+      });
+    });
 }
 
 interface FlaggedRow {

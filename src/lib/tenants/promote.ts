@@ -574,11 +574,13 @@ class MigrationRun {
     handled: Map<string, string>,
     snapshots: { source: SideSnapshot; target: SideSnapshot },
   ): Promise<number> {
-    const todo = entries.filter((e) => handled.get(keyId(e.key)) !== e.nonce);
-    if (todo.length === 0) return 0;
-    const own = todo.filter((e) => isTenantPartition(this.request.tenantId, e.key.PK));
-    if (own.length < todo.length) {
-      this.reporter.warn(`${todo.length - own.length} journal entries named another tenant's keys; ignored.`);
+    const unreplayed = entries.filter((e) => handled.get(keyId(e.key)) !== e.nonce);
+    if (unreplayed.length === 0) return 0;
+    const own = unreplayed.filter((e) => isTenantPartition(this.request.tenantId, e.key.PK));
+    if (own.length < unreplayed.length) {
+      this.reporter.warn(
+        `${unreplayed.length - own.length} journal entries named another tenant's keys; ignored.`,
+      );
     }
     const { state } = cp;
     await replayKeys(
@@ -589,7 +591,7 @@ class MigrationRun {
       this.limiter,
       this.options.retry,
     );
-    for (const e of todo) handled.set(keyId(e.key), e.nonce);
+    for (const e of unreplayed) handled.set(keyId(e.key), e.nonce);
     await cp.save((s) => ({ ...s, replayed: (s.replayed ?? 0) + own.length }));
     return own.length;
   }
