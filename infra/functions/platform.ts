@@ -1,10 +1,12 @@
+import { createRequire } from 'node:module';
+
 import { AwsClientFactory } from '../../src/lib/platform/clients.js';
 import {
   parsePlatformConfig,
   platformParameterName,
   type PlatformConfig,
 } from '../../src/lib/platform/config.js';
-import type { Platform } from '../../src/lib/platform/platform.js';
+import type { DatabaseUrls, Platform } from '../../src/lib/platform/platform.js';
 import { sdk } from '../../src/lib/platform/sdk.js';
 
 /**
@@ -16,6 +18,8 @@ import { sdk } from '../../src/lib/platform/sdk.js';
  * no place in a Lambda bundle.
  */
 let platform: Promise<Platform> | undefined;
+// The runtime's SDK packages are provided by Lambda, not bundled.
+const requireCjs = createRequire(import.meta.url);
 
 export function lambdaPlatform(): Promise<Platform> {
   platform ??= open().catch((err: unknown) => {
@@ -30,12 +34,14 @@ async function open(): Promise<Platform> {
   const region = process.env.SAASCTL_PLATFORM_REGION || requiredEnv('AWS_REGION');
   const clients = new AwsClientFactory({ region, userAgent: 'saasctl-lambda' });
   const config = await loadConfig(clients, stage);
+  let database: Promise<DatabaseUrls> | undefined;
   const actor = `lambda:${process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'unknown'}`;
   return {
     target: { name: 'aws', stage, region },
     config,
     clients,
     actor: async () => actor,
+    database: () => (database ??= appDatabase(region)),
     close: async () => clients.destroy(),
   };
 }
@@ -50,4 +56,32 @@ async function loadConfig(clients: AwsClientFactory, stage: string): Promise<Pla
   const name = platformParameterName(stage);
   const { Parameter } = await clients.ssm().send(new (sdk.ssm().GetParameterCommand)({ Name: name }));
   return parsePlatformConfig(Parameter?.Value ?? '', `in SSM parameter ${name}`);
+}
+
+interface SecretsManagerModule {
+  SecretsManagerClient: new (config: { region?: string }) => {
+    send(command: unknown): Promise<{ SecretString?: string }>;
+  };
+  GetSecretValueCommand: new (input: { SecretId: string }) => unknown;
+}
+
+/**
+ * The app role's connection to the pooled database, from the secret the Pool stack names in
+ * SAASCTL_DB_APP_SECRET (host, port, username, password, dbname). TLS is verified against the
+ * RDS CAs (NODE_EXTRA_CA_CERTS, set by the stack). Functions never hold the owner's secret.
+ */
+async function appDatabase(region: string): Promise<DatabaseUrls> {
+  const secretId = requiredEnv('SAASCTL_DB_APP_SECRET');
+  const sm = requireCjs('@aws-sdk/client-secrets-manager') as SecretsManagerModule;
+  const client = new sm.SecretsManagerClient({ region });
+  const { SecretString } = await client.send(new sm.GetSecretValueCommand({ SecretId: secretId }));
+  const secret = JSON.parse(SecretString ?? '{}') as Record<string, string | number>;
+  const url = new URL('postgres://placeholder');
+  url.hostname = String(secret.host);
+  url.port = String(secret.port ?? 5432);
+  url.username = encodeURIComponent(String(secret.username));
+  url.password = encodeURIComponent(String(secret.password));
+  url.pathname = `/${String(secret.dbname ?? 'postgres')}`;
+  url.searchParams.set('sslmode', 'verify-full');
+  return { app: url.toString() };
 }

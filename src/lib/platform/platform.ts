@@ -5,7 +5,7 @@ import { AwsClientFactory, DEFAULT_MAX_ATTEMPTS } from './clients.js';
 import { parsePlatformConfig, platformParameterName, type PlatformConfig } from './config.js';
 import { sdk } from './sdk.js';
 import type { Target } from './target.js';
-import { SaasctlError } from '../cli/errors.js';
+import { ExitCode, SaasctlError } from '../cli/errors.js';
 import type { Reporter } from '../cli/reporter.js';
 
 /** What a command works against: the target, its resource names and its AWS clients. */
@@ -15,7 +15,21 @@ export interface Platform {
   readonly clients: AwsClientFactory;
   /** Who is acting, for audit records: the AWS identity on aws, the OS user on local. */
   actor(): Promise<string>;
+  /**
+   * The pooled PostgreSQL database: the owner's and the app role's connection strings. Local: the
+   * embedded cluster (the command must list `postgres` among its services). AWS: the database is
+   * reachable only inside the pool's VPC, so it comes from SAASCTL_DATABASE_URL (owner) and
+   * SAASCTL_APP_DATABASE_URL (app role), set by whoever runs saasctl there.
+   */
+  database(): Promise<DatabaseUrls>;
   close(): Promise<void>;
+}
+
+export interface DatabaseUrls {
+  /** The schema owner's connection (migrations, audits); the runtime has none. */
+  readonly owner?: string;
+  /** The NOSUPERUSER NOBYPASSRLS app role's connection (tenant transactions). */
+  readonly app: string;
 }
 
 export interface OpenOptions {
@@ -47,6 +61,17 @@ async function openLocal(target: Target, options: OpenOptions): Promise<Platform
     config: session.info.platform,
     clients,
     actor: async () => `local:${osUser()}`,
+    database: async () => {
+      const owner = session.info.endpoints.postgres;
+      if (!owner) {
+        throw new SaasctlError('DATABASE_NOT_STARTED', 'This command did not start the local PostgreSQL.', {
+          actions: ["List 'postgres' in the command's localServices."],
+        });
+      }
+      const { appConnectionString } = await import('../local/postgres.js');
+      const { serviceDirectory } = await import('../local/services.js');
+      return { owner, app: await appConnectionString(serviceDirectory(session.info.home, 'postgres'), owner) };
+    },
     close: async () => {
       clients.destroy();
       await session.release();
@@ -68,6 +93,7 @@ async function openAws(target: Target, options: OpenOptions): Promise<Platform> 
     config,
     clients,
     actor: () => (identity ??= callerArn(clients)),
+    database: async () => awsDatabaseUrls(process.env),
     close: async () => clients.destroy(),
   };
 }
@@ -93,6 +119,19 @@ export async function loadAwsConfig(clients: AwsClientFactory, stage: string): P
     }
     throw err;
   }
+}
+
+export function awsDatabaseUrls(env: NodeJS.ProcessEnv): DatabaseUrls {
+  const owner = env.SAASCTL_DATABASE_URL;
+  const app = env.SAASCTL_APP_DATABASE_URL;
+  if (!owner || !app) {
+    throw new SaasctlError(
+      'DATABASE_NOT_CONFIGURED',
+      'The pooled PostgreSQL database is reachable only inside its VPC: set SAASCTL_DATABASE_URL (owner) and SAASCTL_APP_DATABASE_URL (app role) where saasctl runs there.',
+      { exitCode: ExitCode.usage, actions: ['Take both from the Pool stack\'s owner and app secrets.'] },
+    );
+  }
+  return { owner, app };
 }
 
 /** SAASCTL_MAX_ATTEMPTS when it is a whole number from 1 to 10, else the default. */
