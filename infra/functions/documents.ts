@@ -1,28 +1,105 @@
+import type { Pool } from 'pg';
+import pg from 'pg';
+
+import { DocumentsApi, errorResponse, type ApiCaller } from '../../src/lib/runtime/documents.js';
+import { SessionClients } from '../../src/lib/runtime/session-clients.js';
+import { WRITER_DEADLINE_MS } from '../../src/lib/tenants/tenant-data.js';
+import { lambdaPlatform } from './platform.js';
+
 /**
- * The sample documents API (create, get, list, delete; issue 7): one function per operation
- * (SAASCTL_DOCUMENTS_OPERATION), behind the HTTP API's authorizer, touching data only with the
- * tenant-scoped credentials the authorizer vends (requestContext.authorizer.lambda) and, for
- * the collection kept in PostgreSQL, through the app role inside a tenant transaction.
- *
- * GAP: the documents handler logic is not in src/lib yet (src/lib/runtime has no documents
- * module at the time of writing). The infra deploys the functions, routes, VPC access and
- * secrets it needs; until the module lands, every request fails with 501 rather than
- * pretending to serve. Wire it here: parse the event, call the src/lib function, map its
- * result and SaasctlError codes to HTTP.
+ * The sample application API (documents in DynamoDB, notes in PostgreSQL; issue 7) behind the
+ * HTTP API's authorizer. The logic is src/lib/runtime/documents.ts, the same the local stack
+ * serves; this entry point maps API Gateway's payload 2.0 to it. Data is touched only with the
+ * tenant-scoped credentials the authorizer vended (requestContext.authorizer.lambda), never with
+ * this function's role, which reads the tenant's status and writes migration journal entries in
+ * the control plane, and holds the app role's database secret.
  */
+
+interface HttpApiEvent {
+  readonly rawPath: string;
+  readonly queryStringParameters?: Readonly<Record<string, string | undefined>>;
+  readonly body?: string;
+  readonly isBase64Encoded?: boolean;
+  readonly requestContext: {
+    readonly http: { readonly method: string };
+    readonly authorizer?: { readonly lambda?: Readonly<Record<string, string | undefined>> };
+  };
+}
+
 interface HttpResponse {
   readonly statusCode: number;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
 }
 
-export async function handler(): Promise<HttpResponse> {
+let api: Promise<DocumentsApi> | undefined;
+
+export async function handler(event: HttpApiEvent): Promise<HttpResponse> {
+  try {
+    const caller = callerOf(event);
+    api ??= build().catch((err: unknown) => {
+      api = undefined; // a failed cold start is retried by the next invocation
+      throw err;
+    });
+    const response = await (
+      await api
+    ).handle(
+      {
+        method: event.requestContext.http.method,
+        path: event.rawPath,
+        query: event.queryStringParameters ?? {},
+        ...(event.body === undefined
+          ? {}
+          : {
+              body: event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body,
+            }),
+      },
+      caller,
+    );
+    return { statusCode: response.status, headers: response.headers, body: response.body };
+  } catch (err) {
+    logError(err);
+    const response = errorResponse(err);
+    return { statusCode: response.status, headers: response.headers, body: response.body };
+  }
+}
+
+/** The caller the authorizer established; a route without it is a deployment error, not a 401. */
+export function callerOf(event: HttpApiEvent): ApiCaller {
+  const context = event.requestContext.authorizer?.lambda ?? {};
+  const { tenantId, subject, accessKeyId, secretAccessKey, sessionToken, expiration } = context;
+  if (!tenantId || !accessKeyId || !secretAccessKey || !sessionToken || !expiration) {
+    throw new Error(
+      'The route has no tenant authorizer context: every documents route needs the authorizer.',
+    );
+  }
   return {
-    statusCode: 501,
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      code: 'NOT_IMPLEMENTED',
-      message: `The documents API (${process.env.SAASCTL_DOCUMENTS_OPERATION ?? 'unknown'}) is not wired to its src/lib logic yet.`,
-    }),
+    tenantId,
+    subject: subject ?? '',
+    credentials: { accessKeyId, secretAccessKey, sessionToken, expiration },
   };
+}
+
+async function build(): Promise<DocumentsApi> {
+  const platform = await lambdaPlatform();
+  const sessions = new SessionClients(platform.clients);
+  let pool: Pool | undefined;
+  return new DocumentsApi({
+    config: platform.config,
+    controlPlane: platform.clients.documents(),
+    dataClient: (credentials, tenant) => sessions.dynamodb(credentials, tenant.region),
+    database: async () => {
+      // One connection per container: a Lambda serves one request at a time.
+      pool ??= new pg.Pool({ connectionString: (await platform.database()).app, max: 1 });
+      return pool;
+    },
+    deadlineMs: WRITER_DEADLINE_MS.aws,
+    onError: logError,
+  });
+}
+
+/** A failure answered 500 goes to the function's log (CloudWatch), never to the caller. */
+function logError(err: unknown): void {
+  // eslint-disable-next-line no-console -- a Lambda's log is its console
+  console.error(err);
 }

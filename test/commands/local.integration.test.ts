@@ -23,7 +23,7 @@ describe('local stack commands', function () {
   });
 
   it('starts in the background with every service but the on-demand PostgreSQL, and says so in status', async () => {
-    const started = await spawnCli(['local', 'start', '--detach', '--json'], home);
+    const started = await spawnCli(['local', 'start', '--detach', '--json', '--no-api'], home);
     expect(started.exitCode, started.stderr).to.equal(0);
     const status = (await spawnCli(['local', 'status', '--json'], home)).json as StackStatus;
     expect(status.running).to.equal(true);
@@ -130,7 +130,7 @@ describe('local stack commands', function () {
   });
 
   it('recovers from a one-shot command that was killed while it owned the stack', async () => {
-    const child = spawn(process.execPath, [bin, 'local', 'start'], {
+    const child = spawn(process.execPath, [bin, 'local', 'start', '--no-api'], {
       env: { ...process.env, SAASCTL_HOME: home },
       stdio: 'ignore',
     });

@@ -352,8 +352,38 @@ describe('infra: ControlPlaneStack and PoolStack', function () {
     expect(Object.keys(resourcesOf(pool, 'AWS::EC2::InternetGateway'))).to.deep.equal([]);
     expect(Object.keys(resourcesOf(pool, 'AWS::EC2::NatGateway'))).to.deep.equal([]);
     pool.hasResourceProperties('Custom::SaasctlRlsMigrations', { versions: Match.stringLikeRegexp('^1:') });
-    pool.resourceCountIs('AWS::ApiGatewayV2::Route', 4);
+    pool.resourceCountIs('AWS::ApiGatewayV2::Route', 8);
     pool.allResourcesProperties('AWS::ApiGatewayV2::Route', { AuthorizationType: 'CUSTOM' });
+  });
+
+  it("gives the sample API's functions only the data writer's reach into the control plane, and no data table", () => {
+    const policies = Object.entries(resourcesOf(pool, 'AWS::IAM::Policy')).filter(([id]) =>
+      id.startsWith('DocumentsCreate'),
+    );
+    expect(policies.length, 'createNote and create').to.equal(2);
+    for (const [, policy] of policies) {
+      const { Statement } = evaluate(policy.Properties?.PolicyDocument) as {
+        Statement: { Action: string | string[]; Condition?: unknown }[];
+      };
+      const dynamo = Statement.filter((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:')));
+      expect(dynamo.map((s) => [s.Action, s.Condition])).to.deep.equal([
+        [
+          'dynamodb:GetItem',
+          {
+            'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TENANT#*'] },
+            Null: { 'dynamodb:LeadingKeys': 'false' },
+          },
+        ],
+        [
+          'dynamodb:BatchWriteItem',
+          {
+            'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['MIGRATION#*'] },
+            Null: { 'dynamodb:LeadingKeys': 'false' },
+          },
+        ],
+      ]);
+      expect(JSON.stringify(dynamo)).to.include('table/saasctl-test-control-plane');
+    }
   });
 });
 

@@ -6,6 +6,10 @@ import { renderFields } from '../../lib/cli/output.js';
 import { startDetached, startStack } from '../../lib/local/admin.js';
 import type { StackInfo } from '../../lib/local/stack.js';
 import { startContinuousPump } from '../../lib/metering/local-pump.js';
+import type { RunningApi } from '../../lib/runtime/documents-server.js';
+
+/** Where `local start` serves the sample API unless told otherwise. */
+const DEFAULT_API_PORT = 8787;
 
 export default class LocalStart extends SaasctlCommand {
   static override summary = 'Start the embedded local stack and keep it up (foreground, or --detach).';
@@ -15,28 +19,64 @@ export default class LocalStart extends SaasctlCommand {
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --detach',
+    '<%= config.bin %> <%= command.id %> --api-port 9000',
   ];
   static override flags = {
     detach: Flags.boolean({ description: 'Run in the background; stop it with `saasctl local stop`' }),
+    api: Flags.boolean({
+      description: 'Serve the sample documents API on 127.0.0.1 (--no-api to leave it off)',
+      default: true,
+      allowNo: true,
+    }),
+    'api-port': Flags.integer({
+      description: 'Port of the sample API (0: any free port)',
+      default: DEFAULT_API_PORT,
+      min: 0,
+      max: 65535,
+    }),
   };
   protected override handlesInterrupt = true;
 
-  async run(): Promise<StackInfo> {
+  async run(): Promise<StackInfo & { api?: string }> {
     const { flags } = await this.parse(LocalStart);
     const options = localStackOptions(flags);
     if (flags.detach) {
       const info = await startDetached(options, {
         execPath: process.execPath,
-        args: [...process.execArgv, process.argv[1], 'local', 'start'],
+        args: [
+          ...process.execArgv,
+          process.argv[1],
+          'local',
+          'start',
+          ...(flags.api ? ['--api-port', String(flags['api-port'])] : ['--no-api']),
+        ],
       });
+      // The daemon serves the API on the port asked for (with port 0, see its log for the one it took).
+      const api = flags.api && flags['api-port'] !== 0 ? `http://127.0.0.1:${flags['api-port']}` : undefined;
       this.log(`Local stack running in the background (pid ${info.pid}).`);
-      this.log(renderFields({ home: info.home, ...info.endpoints }));
-      return info;
+      this.log(renderFields({ home: info.home, ...info.endpoints, ...(api ? { api } : {}) }));
+      return { ...info, ...(api ? { api } : {}) };
     }
     const owner = await startStack(options);
+    let api: RunningApi | undefined;
+    try {
+      if (flags.api) {
+        const { API_SERVICES, serveLocalApi } = await import('../../lib/local/api.js');
+        api = await serveLocalApi(await owner.ensure(API_SERVICES), {
+          port: flags['api-port'],
+          onRequest: (r) =>
+            this.reporter.info(`api: ${r.method} ${r.path} ${r.status} ${r.ms.toFixed(1)} ms`),
+          onError: (err) => this.reporter.warn(`api: ${err instanceof Error ? err.stack : String(err)}`),
+          warn: (message) => this.reporter.warn(`api: ${message}`),
+        });
+      }
+    } catch (err) {
+      await owner.stop();
+      throw err;
+    }
     const info = owner.info();
     this.log(`Local stack running (pid ${info.pid}). Press Ctrl-C to stop.`);
-    this.log(renderFields({ home: info.home, ...info.endpoints }));
+    this.log(renderFields({ home: info.home, ...info.endpoints, ...(api ? { api: api.url } : {}) }));
     // The local pipeline (Firehose and the aggregator Lambda) runs while the stack is up.
     const pump = startContinuousPump(info, {
       onPass: (result) =>
@@ -52,7 +92,8 @@ export default class LocalStart extends SaasctlCommand {
     await Promise.race([owner.stopSignal, signalled]);
     this.reporter.info('Stopping the local stack…');
     await pump.stop();
+    await api?.close();
     await owner.stop();
-    return info;
+    return { ...info, ...(api ? { api: api.url } : {}) };
   }
 }

@@ -235,6 +235,14 @@ export class AwsClientFactory {
     return factory;
   }
 
+  /**
+   * The same configuration signing with other credentials (a tenant's vended session). Not
+   * cached here: the caller owns the factory, keeps it while the credentials last, and destroys it.
+   */
+  withCredentials(credentials: StaticCredentials): AwsClientFactory {
+    return new AwsClientFactory({ ...this.options, profile: undefined, credentials });
+  }
+
   /** Releases every client's sockets. */
   destroy(): void {
     for (const client of this.cache.values()) client.destroy();

@@ -13,7 +13,8 @@ import type { TokenVendor, VendedCredentials } from './vending.js';
 /**
  * The authorizer: a request's bearer token is verified with aws-jwt-verify (RS256 signature
  * against the pool's JWKS, cached by the verifier; issuer; `token_use` access; client id;
- * expiry), its tenant is looked up (cached briefly) and must be ACTIVE, and the request gets that
+ * expiry), its tenant is looked up (cached briefly) and must be ACTIVE (or MIGRATING: reads go on
+ * through a promotion's freeze, writes are refused by the writer), and the request gets that
  * tenant's scoped credentials (cached per tenant, tier and policy). Anything else is refused.
  */
 
@@ -72,7 +73,9 @@ export class TenantAuthorizer {
       throw unauthorized(`The token was refused: ${(err as Error).message}`, err);
     }
     const tenantId = this.tenantOf(payload);
-    const tenant = requireActiveTenant(tenantId, await this.options.tenants.get(tenantId));
+    const record = await this.options.tenants.get(tenantId);
+    // A MIGRATING tenant keeps reading through the freeze; its writers answer 503 until cutover.
+    const tenant = record?.status === 'MIGRATING' ? record : requireActiveTenant(tenantId, record);
     const credentials = await this.options.vendor.vend(tenant, this.options.platform);
     return { tenant, subject: String(payload.sub ?? ''), credentials };
   }

@@ -56,10 +56,12 @@ export const TENANT_ID_SESSION_TAG = 'tenantId';
 interface Entry {
   readonly pending?: Promise<Omit<VendedCredentials, 'cached'>>;
   value?: Omit<VendedCredentials, 'cached'>;
+  expiresAt: number;
 }
 
 export class TokenVendor {
   private readonly cache = new Map<string, Entry>();
+  private readonly policies = new WeakMap<PolicyPlatform, Map<string, { policy: string; hash: string }>>();
   private readonly durationSeconds: number;
   private readonly renewBeforeMs: number;
   private readonly maxEntries: number;
@@ -80,11 +82,10 @@ export class TokenVendor {
 
   /** Credentials for the tenant, from the cache when they have long enough to live. */
   async vend(tenant: PolicyTenant, config: PolicyPlatform): Promise<VendedCredentials> {
-    const policy = serializeSessionPolicy(tenantSessionPolicy(tenant, config));
-    const hash = policyHash(policy);
+    const { policy, hash } = this.policyOf(tenant, config);
     const key = `${tenant.tenantId}\u0000${tenant.tier}\u0000${hash}`;
     const entry = this.cache.get(key);
-    if (entry?.value && Date.parse(entry.value.expiration) - this.renewBeforeMs > this.now()) {
+    if (entry?.value && entry.expiresAt - this.renewBeforeMs > this.now()) {
       this.cache.delete(key);
       this.cache.set(key, entry);
       return { ...entry.value, cached: true };
@@ -92,16 +93,46 @@ export class TokenVendor {
     // Another request is fetching these very credentials: share its call.
     if (entry?.pending && !entry.value) return { ...(await entry.pending), cached: false };
     const pending = this.assume(tenant, policy, hash);
-    const fresh: Entry = { pending };
+    const fresh: Entry = { pending, expiresAt: 0 };
     this.cache.set(key, fresh);
     try {
       fresh.value = await pending;
+      fresh.expiresAt = Date.parse(fresh.value.expiration);
     } catch (err) {
       this.cache.delete(key);
       throw err;
     }
     this.evict();
     return { ...fresh.value, cached: false };
+  }
+
+  /**
+   * The tenant's serialized policy and its hash, remembered per platform config and per the tenant
+   * fields the policy depends on: the warm path of every request would otherwise rebuild and hash it.
+   */
+  private policyOf(tenant: PolicyTenant, config: PolicyPlatform): { policy: string; hash: string } {
+    let policies = this.policies.get(config);
+    if (!policies) {
+      policies = new Map();
+      this.policies.set(config, policies);
+    }
+    const key = [
+      tenant.tenantId,
+      tenant.tier,
+      tenant.isolation,
+      tenant.region,
+      tenant.dataTable ?? '',
+      tenant.keyArn ?? '',
+      tenant.accountId ?? '',
+    ].join('\u0000');
+    let found = policies.get(key);
+    if (!found) {
+      const policy = serializeSessionPolicy(tenantSessionPolicy(tenant, config));
+      found = { policy, hash: policyHash(policy) };
+      if (policies.size >= this.maxEntries) policies.clear();
+      policies.set(key, found);
+    }
+    return found;
   }
 
   /** Drops every cached credential (tests, and a tenant suspended mid-flight). */

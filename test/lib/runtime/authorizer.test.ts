@@ -152,6 +152,13 @@ describe('TenantAuthorizer', () => {
     });
   }
 
+  it('lets a MIGRATING tenant through (its reads go on through the freeze; writers refuse with 503)', async () => {
+    records.moving = tenant('MIGRATING', 'moving');
+    const out = await authorizer().authorize(`Bearer ${sign(claims({ tenantId: 'moving' }))}`);
+    expect(out.tenant.status).to.equal('MIGRATING');
+    expect(vended.map((t) => t.tenantId)).to.deep.equal(['moving']);
+  });
+
   it('refuses a valid token of a tenant that is not ACTIVE (exit 4, TENANT_NOT_ACTIVE)', async () => {
     const err = await rejectionOf(authorizer().authorize(`Bearer ${sign(claims({ tenantId: 'gone' }))}`));
     expect(err.code).to.equal('TENANT_NOT_ACTIVE');
