@@ -90,7 +90,11 @@ async function build(): Promise<DocumentsApi> {
     dataClient: (credentials, tenant) => sessions.dynamodb(credentials, tenant.region),
     database: async () => {
       // One connection per container: a Lambda serves one request at a time.
-      pool ??= new pg.Pool({ connectionString: (await platform.database()).app, max: 1 });
+      if (!pool) {
+        const { app } = await platform.database();
+        if (!app) throw new Error('The function has no app role connection (SAASCTL_DB_APP_SECRET).');
+        pool = new pg.Pool({ connectionString: app, max: 1 });
+      }
       return pool;
     },
     deadlineMs: WRITER_DEADLINE_MS.aws,

@@ -41,6 +41,12 @@ export default class TenantOnboard extends SaasctlCommand {
     'marketplace-customer': Flags.string({
       description: 'AWS Marketplace buyer of a legacy integration: its CustomerIdentifier',
     }),
+    'deploy-silo': Flags.boolean({
+      description:
+        "Deploy a silo tier's dedicated compute (its SiloStack) with the CDK toolkit once ACTIVE (aws target)",
+      default: true,
+      allowNo: true,
+    }),
     wait: Flags.boolean({
       description:
         'Follow the Step Functions execution to its end (aws target); --no-wait returns its reference',
@@ -68,7 +74,12 @@ export default class TenantOnboard extends SaasctlCommand {
     });
     const platform = await this.platform(controlPlane);
     const result = await onboardTenant(
-      onboardDependencies(platform, { failOnce: process.env.SAASCTL_TEST_FAIL_STEP }, flags.wait),
+      onboardDependencies(
+        platform,
+        { failOnce: process.env.SAASCTL_TEST_FAIL_STEP },
+        flags.wait,
+        flags['deploy-silo'],
+      ),
       request,
       this.reporter,
     );
@@ -79,6 +90,7 @@ export default class TenantOnboard extends SaasctlCommand {
     }
     this.log(result.changed ? `Onboarded ${request.tenantId}.` : `${request.tenantId} is already onboarded.`);
     if (result.tenant) this.log(tenantFields(result.tenant));
+    if (result.siloStack) this.log(`Silo stack: ${result.siloStack.stackName}`);
     return result;
   }
 }

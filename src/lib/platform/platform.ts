@@ -28,8 +28,8 @@ export interface Platform {
 export interface DatabaseUrls {
   /** The schema owner's connection (migrations, audits); the runtime has none. */
   readonly owner?: string;
-  /** The NOSUPERUSER NOBYPASSRLS app role's connection (tenant transactions). */
-  readonly app: string;
+  /** The NOSUPERUSER NOBYPASSRLS app role's connection (tenant transactions); audits need none. */
+  readonly app?: string;
 }
 
 export interface OpenOptions {
@@ -124,14 +124,14 @@ export async function loadAwsConfig(clients: AwsClientFactory, stage: string): P
 export function awsDatabaseUrls(env: NodeJS.ProcessEnv): DatabaseUrls {
   const owner = env.SAASCTL_DATABASE_URL;
   const app = env.SAASCTL_APP_DATABASE_URL;
-  if (!owner || !app) {
+  if (!owner && !app) {
     throw new SaasctlError(
       'DATABASE_NOT_CONFIGURED',
-      'The pooled PostgreSQL database is reachable only inside its VPC: set SAASCTL_DATABASE_URL (owner) and SAASCTL_APP_DATABASE_URL (app role) where saasctl runs there.',
-      { exitCode: ExitCode.usage, actions: ['Take both from the Pool stack\'s owner and app secrets.'] },
+      'The pooled PostgreSQL database is reachable only inside its VPC: set SAASCTL_DATABASE_URL (owner) and/or SAASCTL_APP_DATABASE_URL (app role) where saasctl runs there.',
+      { exitCode: ExitCode.usage, actions: ["Take them from the Pool stack's owner and app secrets."] },
     );
   }
-  return { owner, app };
+  return { ...(owner ? { owner } : {}), ...(app ? { app } : {}) };
 }
 
 /** SAASCTL_MAX_ATTEMPTS when it is a whole number from 1 to 10, else the default. */

@@ -5,6 +5,8 @@ import { emulatedSubscription, type SubscriptionRegistrar } from './subscription
 import { tenantKeyPolicy } from '../keys/key-policy.js';
 import type { AwsClientFactory } from '../platform/clients.js';
 import type { RunOptions } from '../workflow/runner.js';
+import type { Reporter } from '../cli/reporter.js';
+import type { Tenant } from './model.js';
 import type { OnboardDependencies } from './onboarding.js';
 import { TierCatalog } from './tiers.js';
 
@@ -45,6 +47,7 @@ export function onboardDependencies(
   platform: Platform,
   runOptions?: RunOptions,
   wait = true,
+  deploySilo = true,
 ): OnboardDependencies {
   const { catalog, tiers } = catalogs(platform);
   const { config, clients } = platform;
@@ -71,6 +74,15 @@ export function onboardDependencies(
     registerSubscription: subscriptionRegistrar(platform),
     // The local emulators answer at once: retry intervals (an account being created) shrink.
     runOptions: { timeScale: platform.target.name === 'local' ? 0.01 : 1, ...runOptions },
+    // On aws, a tier with dedicated compute gets its silo stack (the local stack has no compute).
+    ...(platform.target.name === 'aws' && deploySilo
+      ? {
+          deploySilo: async (tenant: Tenant, reporter: Reporter) => {
+            const infra = await import('../infra/deploy-silo.js');
+            return infra.deploySilo({ tenant, config }, reporter);
+          },
+        }
+      : {}),
     // On aws with a deployed state machine, onboarding runs there; elsewhere, in-process.
     ...(platform.target.name === 'aws' && config.stateMachines?.onboarding
       ? {

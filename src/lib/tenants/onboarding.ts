@@ -2,6 +2,7 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 
 import { assertRegion } from '../platform/target.js';
 import type { Reporter } from '../cli/reporter.js';
+import { needsDedicatedCompute, type SiloDeployResult } from '../infra/deploy-silo.js';
 import { onboardingWorkflow, type OnboardingServices } from '../workflow/onboarding.js';
 import type { TenantWorkflowInput } from '../workflow/definition.js';
 import { runWorkflow, type ProgressSink, type RunOptions } from '../workflow/runner.js';
@@ -36,6 +37,11 @@ export interface OnboardDependencies extends Omit<OnboardingServices, 'actor'> {
   readonly runOptions?: RunOptions;
   /** The local target: registers the tenant's Marketplace subscription with the emulator. */
   readonly registerSubscription?: SubscriptionRegistrar;
+  /**
+   * On the aws target: deploys the silo stack (dedicated compute) of a tenant whose tier needs it,
+   * once the tenant is ACTIVE (src/lib/infra/deploy-silo.ts). Absent: no dedicated compute.
+   */
+  readonly deploySilo?: (tenant: Tenant, reporter: Reporter) => Promise<SiloDeployResult>;
   /** On the aws target: run on the deployed state machine instead of in-process. */
   readonly stepFunctions?: {
     readonly client: () => SFNClient;
@@ -55,6 +61,8 @@ export interface OnboardResult {
   /** False when the tenant was already fully onboarded: nothing was written. */
   readonly changed: boolean;
   readonly steps: readonly { readonly step: string; readonly outcome: StepOutcome }[];
+  /** The silo stack deployed for a tier with dedicated compute (aws target). */
+  readonly siloStack?: SiloDeployResult;
 }
 
 /** Checks every field against its rule before anything is started or written (exit 2). */
@@ -106,11 +114,30 @@ export async function onboardTenant(
     await deps.registerSubscription(subscription);
     step.done(subscription.kind === 'license' ? subscription.licenseArn : subscription.customerIdentifier);
   }
+  const siloStack = await deployDedicatedCompute(deps, tenant, reporter);
   return {
     tenant,
     changed: steps.some((s) => s.outcome === 'created'),
     steps,
+    ...(siloStack ? { siloStack } : {}),
   };
+}
+
+/**
+ * The tenant's dedicated compute, when its tier has some and the target deploys it: after the
+ * workflow, so the stack gets the key and table the workflow made. CloudFormation makes a re-run
+ * a no-op; a failed deploy leaves the tenant ACTIVE on its table and key, and a re-run of
+ * onboarding deploys again.
+ */
+async function deployDedicatedCompute(
+  deps: OnboardDependencies,
+  tenant: Tenant,
+  reporter: Reporter,
+): Promise<SiloDeployResult | undefined> {
+  if (!deps.deploySilo || !needsDedicatedCompute(tenant.isolation) || tenant.status !== 'ACTIVE') {
+    return undefined;
+  }
+  return deps.deploySilo(tenant, reporter);
 }
 
 async function onboardOnStepFunctions(
@@ -129,10 +156,13 @@ async function onboardOnStepFunctions(
     return { ...(tenant ? { tenant } : {}), execution, changed: execution.started, steps: [] };
   }
   const outcome = await followExecution(sfn, execution.executionArn, reporter, config.follow);
+  const tenant = await deps.catalog.require(input.tenantId);
+  const siloStack = await deployDedicatedCompute(deps, tenant, reporter);
   return {
-    tenant: await deps.catalog.require(input.tenantId),
+    tenant,
     execution: { ...execution, status: outcome.status },
     changed: execution.started,
     steps: outcome.completedSteps.map((step) => ({ step, outcome: 'created' as const })),
+    ...(siloStack ? { siloStack } : {}),
   };
 }

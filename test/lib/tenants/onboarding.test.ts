@@ -7,6 +7,8 @@ import {
   type CognitoIdentityProviderClient,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetExecutionHistoryCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
 import { expect } from 'chai';
 
 import type { Reporter, StepHandle } from '../../../src/lib/cli/reporter.js';
@@ -483,6 +485,79 @@ describe('onboardTenant', () => {
     expect(err.exitCode).to.equal(4);
     expect(ddb.commandCalls(UpdateCommand)).to.have.length(0);
     expect(cognito.commandCalls(AdminAddUserToGroupCommand)).to.have.length(0);
+  });
+});
+
+describe('onboardTenant on the aws target: dedicated compute', () => {
+  const STATE_MACHINE = 'arn:aws:states:us-east-1:123456789012:stateMachine:saasctl-test-onboarding';
+  let sfn: ReturnType<typeof mockClient>;
+  let deployed: string[];
+
+  before(() => {
+    sfn = mockClient(SFNClient);
+  });
+  after(() => sfn.restore());
+  beforeEach(() => {
+    ddb.reset();
+    sfn.reset();
+    deployed = [];
+    sfn.on(StartExecutionCommand).resolves({ executionArn: `${STATE_MACHINE}:x` });
+    sfn.on(GetExecutionHistoryCommand).resolves({
+      events: [{ id: 2, timestamp: new Date(0), type: 'ExecutionSucceeded' }],
+    });
+  });
+
+  const awsDeps = (): OnboardDependencies => {
+    const documents = documentClient();
+    return {
+      catalog: new TenantCatalog(documents, TABLE, () => new Date(NOW)),
+      tiers: new TierCatalog(documents, TABLE),
+      cognito: () => expect.fail('the state machine does the identity steps'),
+      kms: () => expect.fail('the state machine makes the key'),
+      dynamodb: () => expect.fail('the state machine makes the table'),
+      organizations: () => expect.fail('the state machine makes the account'),
+      keyPolicy: () => expect.fail('the state machine writes the key policy'),
+      userPoolId: POOL,
+      actor: async () => ACTOR,
+      suppressInvitation: false,
+      stage: 'test',
+      sink: { record: async () => undefined },
+      stepFunctions: {
+        client: () => new SFNClient({ region: 'us-east-1' }),
+        stateMachineArn: STATE_MACHINE,
+        wait: true,
+        follow: { sleep: async () => undefined },
+      },
+      deploySilo: async (t) => {
+        deployed.push(`${t.tenantId} ${t.isolation} ${t.keyArn ?? ''}`);
+        return { tenantId: t.tenantId, stackName: `saasctl-test-silo-${t.tenantId}`, outputs: {} };
+      },
+    };
+  };
+
+  it("deploys an ACTIVE silo tenant's stack after the state machine succeeds, and returns it", async () => {
+    const keyArn = 'arn:aws:kms:us-east-1:123456789012:key/k-1';
+    mockTier(tier('enterprise'));
+    mockTenantRecord(tenant({ tier: 'enterprise', isolation: 'silo', status: 'ACTIVE', keyArn }));
+    const result = await onboardTenant(
+      awsDeps(),
+      { ...request, tier: 'enterprise' },
+      new RecordingReporter(),
+    );
+    expect(deployed).to.deep.equal([`acme silo ${keyArn}`]);
+    expect(result.siloStack).to.deep.equal({
+      tenantId: 'acme',
+      stackName: 'saasctl-test-silo-acme',
+      outputs: {},
+    });
+  });
+
+  it('deploys nothing for a pooled tier', async () => {
+    mockTier(tier('pro'));
+    mockTenantRecord(tenant({ status: 'ACTIVE' }));
+    const result = await onboardTenant(awsDeps(), request, new RecordingReporter());
+    expect(deployed).to.deep.equal([]);
+    expect(result).to.not.have.property('siloStack');
   });
 });
 
