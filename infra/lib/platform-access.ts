@@ -36,3 +36,49 @@ export function grantPlatformRead(
     resourceArns: [platformParameterArn(grantee, settings, region)],
   });
 }
+
+/**
+ * What the tenant data writer (src/lib/tenants/tenant-data.ts) reads and writes in the control
+ * plane with a function's own role: the tenant's record (status, placement, a running migration,
+ * read consistently before each write) and a running migration's journal entries. Nothing else:
+ * LeadingKeys bound both, with a Null guard (ForAllValues holds for a request naming no key).
+ * The platform key, which encrypts the table, is granted when the stack knows it.
+ */
+export function grantTenantDataWriter(
+  grantee: Construct & iam.IGrantable,
+  settings: StageSettings,
+  options: { readonly platformRegion?: string; readonly platformKeyArn?: string } = {},
+): void {
+  const table = Stack.of(grantee).formatArn({
+    service: 'dynamodb',
+    resource: 'table',
+    resourceName: settings.names.controlPlaneTable,
+    ...(options.platformRegion ? { region: options.platformRegion } : {}),
+  });
+  const leading = (prefix: string) => ({
+    'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [prefix] },
+    Null: { 'dynamodb:LeadingKeys': 'false' },
+  });
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['dynamodb:GetItem'],
+      resources: [table],
+      conditions: leading('TENANT#*'),
+    }),
+  );
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['dynamodb:BatchWriteItem'],
+      resources: [table],
+      conditions: leading('MIGRATION#*'),
+    }),
+  );
+  if (options.platformKeyArn) {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+        resources: [options.platformKeyArn],
+      }),
+    );
+  }
+}

@@ -2,7 +2,6 @@ import { CustomResource, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
@@ -13,7 +12,7 @@ import type { Construct } from 'constructs';
 import { APP_ROLE, MIGRATIONS } from '../../src/lib/runtime/postgres/migrations.js';
 import { DataTable } from './data-table.js';
 import { acknowledge, nagArn } from './nag.js';
-import { grantPlatformRead, platformEnvironment } from './platform-access.js';
+import { grantPlatformRead, grantTenantDataWriter, platformEnvironment } from './platform-access.js';
 import { SaasFunction } from './saas-function.js';
 import type { StageSettings } from './settings.js';
 
@@ -199,48 +198,6 @@ export class PoolStack extends Stack {
     return resource;
   }
 
-  /**
-   * What the tenant data writer (src/lib/tenants/tenant-data.ts) reads and writes in the control
-   * plane with the function's own role: the tenant's record (status, placement, a running
-   * migration) and a running migration's journal entries. Nothing else: LeadingKeys bound both.
-   */
-  private grantWriterControlPlane(fn: SaasFunction, props: PoolStackProps): void {
-    const table = this.formatArn({
-      service: 'dynamodb',
-      resource: 'table',
-      resourceName: props.settings.names.controlPlaneTable,
-    });
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['dynamodb:GetItem'],
-        resources: [table],
-        conditions: {
-          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TENANT#*'] },
-          // ForAllValues holds for a request naming no key at all: require one.
-          Null: { 'dynamodb:LeadingKeys': 'false' },
-        },
-      }),
-    );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['dynamodb:BatchWriteItem'],
-        resources: [table],
-        conditions: {
-          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['MIGRATION#*'] },
-          // ForAllValues holds for a request naming no key at all: require one.
-          Null: { 'dynamodb:LeadingKeys': 'false' },
-        },
-      }),
-    );
-    // The control-plane table is encrypted with the platform key (named actions: no wildcard).
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
-        resources: [props.platformKey.keyArn],
-      }),
-    );
-  }
-
   private documentsApi(props: PoolStackProps): Map<string, SaasFunction> {
     const { settings } = props;
     const authorizer = apigw.HttpAuthorizer.fromHttpAuthorizerAttributes(this, 'TenantAuthorizer', {
@@ -268,7 +225,7 @@ export class PoolStack extends Stack {
         vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
       });
       grantPlatformRead(fn, settings);
-      this.grantWriterControlPlane(fn, props);
+      grantTenantDataWriter(fn, settings, { platformKeyArn: props.platformKey.keyArn });
       this.appSecret.grantRead(fn);
       this.database.connections.allowDefaultPortFrom(fn, `documents ${route.operation}`);
       new apigw.HttpRoute(this, `${id}Route`, {
