@@ -1,4 +1,3 @@
-import { AdminSetUserPasswordCommand, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'chai';
@@ -56,25 +55,17 @@ describe('sample documents API (local stack, end to end)', function () {
     };
   };
 
-  async function login(email: string): Promise<string> {
-    const { userPool } = info.platform;
-    const cognito = clients.cognito();
-    await cognito.send(
-      new AdminSetUserPasswordCommand({
-        UserPoolId: userPool.id,
-        Username: email,
-        Password: PASSWORD,
-        Permanent: true,
-      }),
+  /** A user of the tenant, made and signed in with saasctl's own commands. */
+  async function login(tenantId: string): Promise<string> {
+    const email = `dev@${tenantId}.test`;
+    const created = await run(
+      ['user', 'create', email, '--tenant', tenantId, '--password', PASSWORD, '--json'],
+      home,
     );
-    const { AuthenticationResult } = await cognito.send(
-      new InitiateAuthCommand({
-        ClientId: userPool.clientId,
-        AuthFlow: 'USER_PASSWORD_AUTH',
-        AuthParameters: { USERNAME: email, PASSWORD },
-      }),
-    );
-    return String(AuthenticationResult?.AccessToken);
+    expect(created.exitCode, created.stderr).to.equal(0);
+    const login = await run(['user', 'login', email, '--password', PASSWORD], home);
+    expect(login.exitCode, login.stderr).to.equal(0);
+    return login.stdout.trim();
   }
 
   before(async () => {
@@ -103,7 +94,7 @@ describe('sample documents API (local stack, end to end)', function () {
     }
     info = await owner.ensure(API_SERVICES);
     clients = localClients(info.endpoints, REGION);
-    for (const id of ['acme', 'acme2', 'bigco']) tokens[id] = await login(`admin@${id}.test`);
+    for (const id of ['acme', 'acme2', 'bigco']) tokens[id] = await login(id);
     api = await serveLocalApi(info, { port: 0 });
   });
   after(async () => {
@@ -163,7 +154,7 @@ describe('sample documents API (local stack, end to end)', function () {
       .json as DocumentView;
     expect((await call('bigco', 'GET', `/documents/${doc.documentId}`)).status).to.equal(200);
     const shown = await run(['tenant', 'show', 'bigco', '--json'], home);
-    const tenant = shown.json as Tenant;
+    const { tenant } = shown.json as { tenant: Tenant };
     const key = { PK: { S: 'TENANT#bigco' }, SK: { S: `DOC#${doc.documentId}` } };
     const silo = await clients
       .dynamodb()

@@ -39,7 +39,7 @@ export async function ensureTenantGroup(
   }
 }
 
-export interface AdminUserRequest {
+export interface TenantUserRequest {
   readonly userPoolId: string;
   readonly tenantId: string;
   readonly tier: string;
@@ -48,19 +48,34 @@ export interface AdminUserRequest {
   readonly suppressInvitation: boolean;
 }
 
+/** What a user of another tenant with the same address is reported as: a code and a remedy. */
+export interface UserConflict {
+  readonly code: string;
+  readonly action: string;
+}
+
+export interface TenantUser {
+  readonly created: boolean;
+  readonly username: string;
+  /** Cognito's UserStatus (FORCE_CHANGE_PASSWORD until a permanent password is set); absent when unknown. */
+  readonly status?: string;
+}
+
 /**
- * Creates the tenant's admin user with its tenant claims set server-side (app clients cannot
- * write custom:tenantId or custom:tier), and puts it in the tenant's group. A user with that
- * address who belongs to another tenant is a conflict.
+ * Creates a user of the tenant with its tenant claims set server-side (app clients cannot write
+ * custom:tenantId or custom:tier), and puts it in the tenant's group. The same user of the same
+ * tenant again is success (created: false); a user with that address who belongs to another
+ * tenant, or to none, is a conflict: a user belongs to one tenant.
  */
-export async function ensureAdminUser(
+export async function ensureTenantUser(
   cognito: CognitoIdentityProviderClient,
-  request: AdminUserRequest,
-): Promise<{ created: boolean; username: string }> {
+  request: TenantUserRequest,
+  onConflict: UserConflict = { code: 'USER_EMAIL_TAKEN', action: 'Choose another email for this user.' },
+): Promise<TenantUser> {
   const { userPoolId: UserPoolId, email: Username } = request;
   let created = false;
-  let attributes = await getUserAttributes(cognito, UserPoolId, Username);
-  if (!attributes) {
+  let user = await getUser(cognito, UserPoolId, Username);
+  if (!user) {
     try {
       await cognito.send(
         new (sdk.cognito().AdminCreateUserCommand)({
@@ -79,15 +94,15 @@ export async function ensureAdminUser(
       created = true;
     } catch (err) {
       if (!isAwsError(err, 'UsernameExistsException')) throw err;
-      attributes = await getUserAttributes(cognito, UserPoolId, Username);
+      user = await getUser(cognito, UserPoolId, Username);
     }
   }
-  const owner = attributes?.find((a) => a.Name === TENANT_ID_ATTRIBUTE)?.Value;
-  if (attributes && owner !== request.tenantId) {
+  const owner = user?.attributes.find((a) => a.Name === TENANT_ID_ATTRIBUTE)?.Value;
+  if (user && owner !== request.tenantId) {
     throw conflict(
-      'ADMIN_EMAIL_TAKEN',
+      onConflict.code,
       `The user ${request.email} already belongs to tenant "${owner ?? '(none)'}"; a user belongs to one tenant.`,
-      ['Choose another --admin-email for this tenant.'],
+      [onConflict.action],
     );
   }
   await cognito.send(
@@ -97,17 +112,34 @@ export async function ensureAdminUser(
       GroupName: tenantGroupName(request.tenantId),
     }),
   );
-  return { created, username: Username };
+  // AdminCreateUser makes a user that must change its password; a user we found says its own.
+  const status = created ? 'FORCE_CHANGE_PASSWORD' : user?.status;
+  return { created, username: Username, ...(status ? { status } : {}) };
 }
 
-async function getUserAttributes(
+/** The admin is a tenant user like any other; only its conflict is reported differently. */
+export type AdminUserRequest = TenantUserRequest;
+
+/** Creates the tenant's admin user (onboarding): `ensureTenantUser` with the admin's conflict code. */
+export async function ensureAdminUser(
+  cognito: CognitoIdentityProviderClient,
+  request: AdminUserRequest,
+): Promise<{ created: boolean; username: string }> {
+  const { created, username } = await ensureTenantUser(cognito, request, {
+    code: 'ADMIN_EMAIL_TAKEN',
+    action: 'Choose another --admin-email for this tenant.',
+  });
+  return { created, username };
+}
+
+async function getUser(
   cognito: CognitoIdentityProviderClient,
   UserPoolId: string,
   Username: string,
-): Promise<AttributeType[] | undefined> {
+): Promise<{ attributes: AttributeType[]; status?: string } | undefined> {
   try {
     const user = await cognito.send(new (sdk.cognito().AdminGetUserCommand)({ UserPoolId, Username }));
-    return user.UserAttributes ?? [];
+    return { attributes: user.UserAttributes ?? [], ...(user.UserStatus ? { status: user.UserStatus } : {}) };
   } catch (err) {
     if (isAwsError(err, 'UserNotFoundException')) return undefined;
     throw err;

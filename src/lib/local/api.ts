@@ -1,4 +1,5 @@
 import { SaasctlError } from '../cli/errors.js';
+import { localAuthorizerConfig } from '../identity/issuer.js';
 import { TenantAuthorizer } from '../runtime/authorizer.js';
 import { DocumentsApi } from '../runtime/documents.js';
 import { startApiServer, type ApiServerOptions, type RunningApi } from '../runtime/documents-server.js';
@@ -41,11 +42,10 @@ export async function serveLocalApi(info: StackInfo, options: LocalApiOptions): 
     connectionString: await appConnectionString(serviceDirectory(info.home, 'postgres'), endpoints.postgres),
     max: 8,
   });
-  const { issuer, jwksUri } = localTokenIssuer(endpoints.cognito, config.userPool.id);
   const authorizer = new TenantAuthorizer({
-    issuer,
-    jwksUri,
-    clientId: config.userPool.clientId,
+    // cognito-local's issuer and keys; the tenant comes from the access token's tenant group, as
+    // cognito-local adds the trigger's claims to ID tokens only.
+    ...(await localAuthorizerConfig(info)),
     tenants: new CachedTenantReader(new TenantCatalog(clients.documents(), config.tables.controlPlane)),
     vendor: new TokenVendor({
       sts: () => clients.sts(),
@@ -53,8 +53,6 @@ export async function serveLocalApi(info: StackInfo, options: LocalApiOptions): 
       ...(options.warn ? { warn: options.warn } : {}),
     }),
     platform: config,
-    // cognito-local adds the trigger's claims to ID tokens only: the tenant group stands in.
-    tenantFromGroup: true,
   });
   const api = new DocumentsApi({
     config,
@@ -80,16 +78,4 @@ export async function serveLocalApi(info: StackInfo, options: LocalApiOptions): 
       clients.destroy();
     },
   };
-}
-
-/**
- * The issuer cognito-local writes into its tokens (`http://<host>:<port>/<poolId>`) and where its
- * keys are served.
- */
-export function localTokenIssuer(
-  cognitoEndpoint: string,
-  userPoolId: string,
-): { issuer: string; jwksUri: string } {
-  const base = cognitoEndpoint.replace(/\/$/, '');
-  return { issuer: `${base}/${userPoolId}`, jwksUri: `${base}/${userPoolId}/.well-known/jwks.json` };
 }

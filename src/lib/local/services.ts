@@ -1,12 +1,13 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { LOCAL_ACCOUNT_ID, LOCAL_MARKETPLACE_PRODUCT_CODE } from '../platform/config.js';
+import type { TenantReader } from '../runtime/tenant-access.js';
 
 /** The emulators the local stack runs: third-party ones, and the project's own (emulators/). */
 export const LOCAL_SERVICES = [
@@ -33,6 +34,15 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/** What a service needs from the rest of the stack. */
+export interface ServiceContext {
+  /**
+   * The catalog the pre-token trigger reads (cognito): without it, cognito-local runs no
+   * trigger and its tokens carry no tenant claims.
+   */
+  readonly tenants?: TenantReader;
+}
+
 const requireCjs = createRequire(import.meta.url);
 
 export function serviceDirectory(home: string, service: LocalService): string {
@@ -44,6 +54,7 @@ export async function startService(
   home: string,
   service: LocalService,
   region: string,
+  context: ServiceContext = {},
 ): Promise<RunningService> {
   const directory = serviceDirectory(home, service);
   await mkdir(directory, { recursive: true });
@@ -63,7 +74,7 @@ export async function startService(
       return { endpoint: `http://127.0.0.1:${address.port}`, stop: () => server.close() };
     }
     case 'cognito':
-      return startCognito(directory);
+      return startCognito(directory, region, context.tenants);
     case 'kms': {
       const { startKmsEmulator } = await import('./emulators/kms.js');
       return startKmsEmulator({ directory, region, accountId: LOCAL_ACCOUNT_ID });
@@ -106,15 +117,78 @@ async function listen(server: Server): Promise<RunningService> {
 /**
  * cognito-local keeps its state relative to the working directory and loads aws-sdk v2
  * (~0.5 s), so it runs in a child process whose cwd is its state folder. The child exits when
- * its parent goes away (the IPC channel closes).
+ * its parent goes away (the IPC channel closes). Its PreTokenGeneration trigger calls the local
+ * Lambda emulator in this process, which is started first: cognito-local reads the trigger's
+ * endpoint from `.cognito/config.json` once, as it loads.
  */
-async function startCognito(directory: string): Promise<RunningService> {
+async function startCognito(
+  directory: string,
+  region: string,
+  tenants?: TenantReader,
+): Promise<RunningService> {
+  let lambda: RunningService | undefined;
+  let trigger: { endpoint: string; region: string; name: string } | undefined;
+  if (tenants) {
+    const { startLambdaEmulator, preTokenFunction, LOCAL_PRE_TOKEN_FUNCTION } =
+      await import('./emulators/lambda.js');
+    lambda = await startLambdaEmulator({
+      functions: { [LOCAL_PRE_TOKEN_FUNCTION]: preTokenFunction(tenants) },
+      region,
+      accountId: LOCAL_ACCOUNT_ID,
+    });
+    trigger = { endpoint: lambda.endpoint, region, name: LOCAL_PRE_TOKEN_FUNCTION };
+  }
+  try {
+    await writeCognitoConfig(directory, trigger);
+    const child = await forkCognito(directory);
+    return {
+      endpoint: child.endpoint,
+      stop: async () => {
+        await child.stop();
+        await lambda?.stop();
+      },
+    };
+  } catch (err) {
+    await lambda?.stop();
+    throw err;
+  }
+}
+
+/**
+ * The stack's own file, rewritten on every start: the emulator's port changes each time, and a
+ * start without a trigger must not keep the last one's (triggers are global in cognito-local).
+ */
+async function writeCognitoConfig(
+  directory: string,
+  trigger?: { endpoint: string; region: string; name: string },
+): Promise<void> {
+  const config = trigger
+    ? {
+        LambdaClient: {
+          endpoint: trigger.endpoint,
+          region: trigger.region,
+          // aws-sdk v2 signs every request; the emulator does not check signatures.
+          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+          // Cognito gives a trigger 5 seconds and does not retry a failed one.
+          maxRetries: 0,
+          httpOptions: { timeout: 5000 },
+        },
+        TriggerFunctions: { PreTokenGeneration: trigger.name },
+      }
+    : { TriggerFunctions: {} };
+  const folder = path.join(directory, '.cognito');
+  await mkdir(folder, { recursive: true });
+  await writeFile(path.join(folder, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+}
+
+async function forkCognito(directory: string): Promise<RunningService> {
   const here = fileURLToPath(import.meta.url);
   const fromSource = here.endsWith('.ts');
   const entry = path.join(path.dirname(here), `cognito-server.${fromSource ? 'ts' : 'js'}`);
   const child = fork(entry, [], {
     cwd: directory,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0' },
+    // The child listens on an ephemeral port and sets PORT itself before loading cognito-local.
+    env: { ...process.env, HOST: '127.0.0.1' },
     execArgv: fromSource ? ['--import', pathToFileURL(requireCjs.resolve('tsx')).href] : [],
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { ExitCode, SaasctlError } from '../cli/errors.js';
 import { AwsClientFactory } from '../platform/clients.js';
 import { localPlatformConfig, type PlatformConfig } from '../platform/config.js';
+import type { TenantReader } from '../runtime/tenant-access.js';
+import type { Tenant } from '../tenants/model.js';
 import { bootstrapService } from './bootstrap.js';
 import { LOCAL_SERVICES, startService, type LocalService, type RunningService } from './services.js';
 
@@ -77,6 +79,8 @@ export class StackOwner {
   private server?: Server;
   private controlUrl = '';
   private readonly startedAt = new Date().toISOString();
+  /** The control-plane catalog the pre-token trigger reads, opened on its first use. */
+  private catalog?: Promise<{ get(tenantId: string): Promise<Tenant | undefined>; destroy(): void }>;
   private stopRequested?: () => void;
   /** Resolves when `local stop` (or a signal) asks a daemon to stop. */
   readonly stopSignal: Promise<void>;
@@ -142,6 +146,7 @@ export class StackOwner {
     await Promise.allSettled(this.starting.values());
     await Promise.allSettled([...this.services.values()].map((s) => s.stop()));
     this.services.clear();
+    (await this.catalog?.catch(() => undefined))?.destroy();
     await new Promise<void>((resolve) => {
       if (!this.server) return resolve();
       this.server.close(() => resolve());
@@ -178,7 +183,12 @@ export class StackOwner {
     let pending = this.starting.get(service);
     if (!pending) {
       pending = (async () => {
-        const running = await startService(this.options.home, service, this.options.region);
+        const running = await startService(
+          this.options.home,
+          service,
+          this.options.region,
+          service === 'cognito' ? { tenants: await this.triggerTenants() } : {},
+        );
         this.services.set(service, running);
         const clients = localClients({ [service]: running.endpoint }, this.options.region);
         try {
@@ -197,6 +207,39 @@ export class StackOwner {
       this.starting.set(service, pending);
     }
     return pending;
+  }
+
+  /**
+   * What cognito-local's pre-token trigger reads: the control-plane catalog in the local
+   * DynamoDB, which may start after cognito, so it is started (and published) when the first
+   * token is asked for. No cache: on the local stack a suspension bites on the very next sign-in,
+   * as operators and tests expect; on AWS the trigger caches tenants for 30 seconds.
+   */
+  private async triggerTenants(): Promise<TenantReader> {
+    const { CachedTenantReader } = await import('../runtime/tenant-access.js');
+    const source: TenantReader = {
+      get: async (tenantId) => {
+        this.catalog ??= this.openCatalog();
+        const catalog = await this.catalog.catch((err: unknown) => {
+          this.catalog = undefined;
+          throw err;
+        });
+        return catalog.get(tenantId);
+      },
+    };
+    return new CachedTenantReader(source, { ttlMs: 0, missingTtlMs: 0 });
+  }
+
+  private async openCatalog(): Promise<{
+    get(tenantId: string): Promise<Tenant | undefined>;
+    destroy(): void;
+  }> {
+    if (this.stopping) throw new Error('The local stack is stopping.');
+    const { endpoints, platform } = await this.ensure(['dynamodb']);
+    const { TenantCatalog } = await import('../tenants/catalog.js');
+    const clients = localClients({ dynamodb: endpoints.dynamodb }, this.options.region);
+    const catalog = new TenantCatalog(clients.documents(), platform.tables.controlPlane);
+    return { get: (tenantId) => catalog.get(tenantId), destroy: () => clients.destroy() };
   }
 
   /** Writes stack.json atomically; writes are queued so a later state never loses to an earlier one. */
