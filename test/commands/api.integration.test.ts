@@ -1,3 +1,5 @@
+import { createServer, type AddressInfo } from 'node:net';
+
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'chai';
@@ -10,7 +12,7 @@ import type { DocumentView, NoteView } from '../../src/lib/runtime/documents.js'
 import type { RunningApi } from '../../src/lib/runtime/documents-server.js';
 import { MAX_REQUEST_BYTES } from '../../src/lib/runtime/documents-server.js';
 import type { Tenant } from '../../src/lib/tenants/model.js';
-import { run, tempHome } from '../helpers/cli.js';
+import { run, spawnCli, tempHome } from '../helpers/cli.js';
 
 const REGION = 'us-east-1';
 const PASSWORD = 'Local-Passw0rd!';
@@ -267,3 +269,38 @@ describe('sample documents API (local stack, end to end)', function () {
     }
   });
 });
+
+describe('local start serves the sample API', function () {
+  this.timeout(180_000);
+  const { home, dispose } = tempHome('saasctl-api-start-');
+  after(async () => {
+    await spawnCli(['local', 'stop'], home);
+    dispose();
+  });
+
+  it('answers on the port asked for once `local start --detach` returns, and shows no database password', async () => {
+    const port = await freePort();
+    const started = await spawnCli(
+      ['local', 'start', '--detach', '--json', '--api-port', String(port)],
+      home,
+    );
+    expect(started.exitCode, started.stderr).to.equal(0);
+    expect((started.json as { api?: string }).api).to.equal(`http://127.0.0.1:${port}`);
+    expect((await fetch(`http://127.0.0.1:${port}/health`)).status).to.equal(200);
+    const unauthorized = await fetch(`http://127.0.0.1:${port}/documents`);
+    expect(unauthorized.status).to.equal(401);
+    const status = await spawnCli(['local', 'status'], home);
+    expect(status.stdout).to.match(/postgres\s+postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/saasctl/);
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -3,8 +3,8 @@ import { Flags } from '@oclif/core';
 import { SaasctlCommand } from '../../lib/cli/base-command.js';
 import { localStackOptions } from '../../lib/cli/local-flags.js';
 import { renderFields } from '../../lib/cli/output.js';
-import { startDetached, startStack } from '../../lib/local/admin.js';
-import type { StackInfo } from '../../lib/local/stack.js';
+import { displayEndpoints, startDetached, startStack, waitForApi } from '../../lib/local/admin.js';
+import { stackFiles, type StackInfo } from '../../lib/local/stack.js';
 import { startContinuousPump } from '../../lib/metering/local-pump.js';
 import type { RunningApi } from '../../lib/runtime/documents-server.js';
 
@@ -53,8 +53,11 @@ export default class LocalStart extends SaasctlCommand {
       });
       // The daemon serves the API on the port asked for (with port 0, see its log for the one it took).
       const api = flags.api && flags['api-port'] !== 0 ? `http://127.0.0.1:${flags['api-port']}` : undefined;
+      if (api) await waitForApi(api, info.pid, stackFiles(info.home).log);
       this.log(`Local stack running in the background (pid ${info.pid}).`);
-      this.log(renderFields({ home: info.home, ...info.endpoints, ...(api ? { api } : {}) }));
+      this.log(
+        renderFields({ home: info.home, ...displayEndpoints(info.endpoints), ...(api ? { api } : {}) }),
+      );
       return { ...info, ...(api ? { api } : {}) };
     }
     const owner = await startStack(options);
@@ -76,7 +79,13 @@ export default class LocalStart extends SaasctlCommand {
     }
     const info = owner.info();
     this.log(`Local stack running (pid ${info.pid}). Press Ctrl-C to stop.`);
-    this.log(renderFields({ home: info.home, ...info.endpoints, ...(api ? { api: api.url } : {}) }));
+    this.log(
+      renderFields({
+        home: info.home,
+        ...displayEndpoints(info.endpoints),
+        ...(api ? { api: api.url } : {}),
+      }),
+    );
     // The local pipeline (Firehose and the aggregator Lambda) runs while the stack is up.
     const pump = startContinuousPump(info, {
       onPass: (result) =>

@@ -1,7 +1,7 @@
 import { SaasctlCommand } from '../../lib/cli/base-command.js';
 import { localStackOptions } from '../../lib/cli/local-flags.js';
 import { renderFields } from '../../lib/cli/output.js';
-import { stackStatus, type StackStatus } from '../../lib/local/admin.js';
+import { displayEndpoints, stackStatus, type StackStatus } from '../../lib/local/admin.js';
 
 export default class LocalStatus extends SaasctlCommand {
   static override summary = "Show whether the local stack runs, its endpoints and its state's size.";
@@ -24,7 +24,7 @@ export default class LocalStatus extends SaasctlCommand {
         pid: stack?.pid,
         since: stack?.startedAt,
         'user pool': stack?.platform.userPool.id || undefined,
-        ...(stack?.endpoints ?? {}),
+        ...displayEndpoints(stack?.endpoints ?? {}),
       }),
     );
     return status;

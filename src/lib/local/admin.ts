@@ -5,6 +5,7 @@ import path from 'node:path';
 import { conflict, SaasctlError } from '../cli/errors.js';
 import { LOCAL_SERVICES, ON_DEMAND_SERVICES } from './services.js';
 import {
+  isAlive,
   readStack,
   requestStop,
   stackFiles,
@@ -51,6 +52,54 @@ export async function startStack(options: StackOptions, timeoutMs = 30_000): Pro
       ]);
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/**
+ * Endpoints as people see them: a connection string's password is shown as `***` (the JSON
+ * result keeps it, for tools that connect).
+ */
+export function displayEndpoints(
+  endpoints: Readonly<Record<string, string | undefined>>,
+): Record<string, string> {
+  const shown: Record<string, string> = {};
+  for (const [name, endpoint] of Object.entries(endpoints)) {
+    if (endpoint === undefined) continue;
+    shown[name] = endpoint.replace(/^([a-z]+:\/\/[^:/@]+):[^@]+@/, '$1:***@');
+  }
+  return shown;
+}
+
+/** Waits until the sample API that a `local start` daemon serves answers its health check. */
+export async function waitForApi(
+  url: string,
+  daemon: number,
+  log: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!isAlive(daemon)) {
+      const tail = (await readFile(log, 'utf8').catch(() => '')).split('\n').slice(-15).join('\n');
+      throw new SaasctlError(
+        'API_START_FAILED',
+        `The local stack stopped before its API answered. Log tail:\n${tail}`,
+        {
+          actions: [`See ${log}.`],
+        },
+      );
+    }
+    const healthy = await fetch(`${url}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (healthy) return;
+    if (Date.now() > deadline) {
+      throw new SaasctlError('API_START_FAILED', `The sample API did not answer at ${url} in time.`, {
+        actions: ['See $SAASCTL_HOME/stack.log.'],
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
