@@ -1,0 +1,55 @@
+import { expect } from 'chai';
+
+import { callerOf, handler } from '../../infra/functions/documents.js';
+
+const context = {
+  tenantId: 'acme',
+  tier: 'pro',
+  subject: 'user-1',
+  accessKeyId: 'ASIAACME',
+  secretAccessKey: 'secret',
+  sessionToken: 'token',
+  expiration: '2026-11-28T00:15:00.000Z',
+};
+const event = (lambda?: Record<string, string>) => ({
+  rawPath: '/documents',
+  requestContext: { http: { method: 'GET' }, ...(lambda ? { authorizer: { lambda } } : {}) },
+});
+
+describe('the documents Lambda (API Gateway payload 2.0 to the sample API)', () => {
+  // The function logs what it answers 500 to its console (CloudWatch); the tests keep it.
+  const logged: unknown[] = [];
+  const consoleError = console.error;
+  before(() => {
+    console.error = (...args: unknown[]) => void logged.push(args[0]);
+  });
+  after(() => {
+    console.error = consoleError;
+  });
+
+  it("takes the caller from the authorizer's context: tenant, subject and vended credentials", () => {
+    expect(callerOf(event(context))).to.deep.equal({
+      tenantId: 'acme',
+      subject: 'user-1',
+      credentials: {
+        accessKeyId: 'ASIAACME',
+        secretAccessKey: 'secret',
+        sessionToken: 'token',
+        expiration: '2026-11-28T00:15:00.000Z',
+      },
+    });
+  });
+
+  for (const missing of ['tenantId', 'accessKeyId', 'secretAccessKey', 'sessionToken', 'expiration']) {
+    it(`answers 500 without touching AWS when the route lacks the authorizer's ${missing}`, async () => {
+      const { [missing as keyof typeof context]: _gone, ...partial } = context;
+      const response = await handler(event(partial));
+      expect(response.statusCode).to.equal(500);
+      expect(JSON.parse(response.body)).to.deep.equal({
+        code: 'INTERNAL',
+        message: 'The request failed; see the server log.',
+      });
+      expect(String(logged.at(-1))).to.include('no tenant authorizer context');
+    });
+  }
+});
