@@ -1,3 +1,4 @@
+/* eslint-disable no-console -- the function logs to its console (CloudWatch); these tests capture it */
 import { expect } from 'chai';
 
 import { callerOf, handler } from '../../infra/functions/documents.js';
