@@ -243,6 +243,14 @@ async function benchApi() {
       ];
       const results = [];
       for (const [name, request] of routes) {
+        // A short unrecorded run first: JIT, connection pools and LevelDB caches warm up.
+        await autocannon({
+          url: api.url,
+          connections: Number(flags.connections),
+          duration: 2,
+          headers,
+          requests: [request],
+        });
         const result = await autocannon({
           url: api.url,
           connections: Number(flags.connections),

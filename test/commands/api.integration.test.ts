@@ -12,6 +12,7 @@ import type { DocumentView, NoteView } from '../../src/lib/runtime/documents.js'
 import type { RunningApi } from '../../src/lib/runtime/documents-server.js';
 import { MAX_REQUEST_BYTES } from '../../src/lib/runtime/documents-server.js';
 import type { Tenant } from '../../src/lib/tenants/model.js';
+import { WRITER_DEADLINE_MS } from '../../src/lib/tenants/tenant-data.js';
 import { run, spawnCli, tempHome } from '../helpers/cli.js';
 
 const REGION = 'us-east-1';
@@ -241,6 +242,8 @@ describe('sample documents API (local stack, end to end)', function () {
         }),
       );
     await setStatus('MIGRATING');
+    // A writer acts on a status read at most half its deadline old (WRITER_DEADLINE_MS): wait that out.
+    await new Promise((resolve) => setTimeout(resolve, WRITER_DEADLINE_MS.local));
     try {
       const write = await call('acme', 'POST', '/documents', { title: 'during', body: 'x' });
       expect(write.status).to.equal(503);
@@ -250,6 +253,7 @@ describe('sample documents API (local stack, end to end)', function () {
       expect((await call('acme', 'GET', `/documents/${doc.documentId}`)).status).to.equal(200);
     } finally {
       await setStatus('ACTIVE');
+      await new Promise((resolve) => setTimeout(resolve, WRITER_DEADLINE_MS.local));
     }
   });
 

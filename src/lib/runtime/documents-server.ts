@@ -32,9 +32,12 @@ export interface RunningApi {
 
 export async function startApiServer(options: ApiServerOptions): Promise<RunningApi> {
   const host = options.host ?? '127.0.0.1';
+  // Requests being answered: close() lets them finish (their data calls would fail on a stack
+  // stopping under them), then drops the idle keep-alive connections.
+  const inFlight = new Set<Promise<void>>();
   const server = createServer((req, res) => {
     const started = performance.now();
-    answer(req, options)
+    const handled = answer(req, options)
       .catch((err: unknown) => {
         options.onError?.(err);
         return errorResponse(err);
@@ -47,7 +50,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
           status: response.status,
           ms: performance.now() - started,
         });
-      });
+      })
+      .finally(() => inFlight.delete(handled));
+    inFlight.add(handled);
   });
   // Keep-alive connections are what a client such as autocannon or a browser reuses.
   server.keepAliveTimeout = 5_000;
@@ -67,11 +72,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await Promise.allSettled([...inFlight]);
+      server.closeAllConnections();
+      await closed;
+    },
   };
 }
 

@@ -97,7 +97,12 @@ export interface NoteView {
   readonly createdAt: string;
 }
 
+/** Tenant sessions whose writer (and its status read) is kept, least recently used dropped first. */
+const MAX_SESSIONS = 1_000;
+
 export class DocumentsApi {
+  private readonly writers = new Map<string, TenantDataWriter>();
+
   constructor(private readonly options: DocumentsApiOptions) {}
 
   /** Answers one authorized request; every failure becomes a JSON error with its HTTP status. */
@@ -268,17 +273,32 @@ export class DocumentsApi {
     return withTenant(await this.options.database(), auth.tenantId, work);
   }
 
-  /** The writer of this request: the tenant's status and placement from the control plane, data with the vended credentials. */
+  /**
+   * The writer of a tenant's session: the tenant's status and placement from the control plane
+   * (re-read once older than half the writer deadline, as every writer does), data with the
+   * session's credentials. Kept per session, so requests close together share one status read.
+   */
   private writer(auth: ApiCaller): TenantDataWriter {
-    return new TenantDataWriter({
-      documents: this.options.controlPlane,
-      controlPlaneTable: this.options.config.tables.controlPlane,
-      pooledTable: this.options.config.tables.pooled,
-      dataClient: (context: WriteContext) => this.options.dataClient(auth.credentials, context),
-      deadlineMs: this.options.deadlineMs,
-      // One item per request: a throttled write is retried briefly, then answered 503.
-      retry: { maxRounds: 3 },
-    });
+    const key = `${auth.tenantId}\u0000${auth.credentials.accessKeyId}`;
+    let writer = this.writers.get(key);
+    if (writer) {
+      this.writers.delete(key);
+    } else {
+      const credentials = auth.credentials;
+      writer = new TenantDataWriter({
+        documents: this.options.controlPlane,
+        controlPlaneTable: this.options.config.tables.controlPlane,
+        pooledTable: this.options.config.tables.pooled,
+        dataClient: (context: WriteContext) => this.options.dataClient(credentials, context),
+        deadlineMs: this.options.deadlineMs,
+        // One item per request: a throttled write is retried briefly, then answered 503.
+        retry: { maxRounds: 3 },
+      });
+      while (this.writers.size >= MAX_SESSIONS)
+        this.writers.delete(this.writers.keys().next().value as string);
+    }
+    this.writers.set(key, writer);
+    return writer;
   }
 
   /** Reads go where the tenant's data lives now, as the writer would write it. */
