@@ -25,6 +25,7 @@ describe('saasctl demo on the embedded stack', function () {
       'kill',
       'status',
       'enable',
+      'audit',
     ]);
     expect(steps.filter((s) => s.skipped)).to.deep.equal([]);
     expect(steps.find((s) => s.id === 'promote')?.command).to.match(
@@ -32,6 +33,9 @@ describe('saasctl demo on the embedded stack', function () {
     );
     expect(steps.find((s) => s.id === 'kill')?.summary).to.match(/Disabled; a data key request was refused/);
     expect(steps.find((s) => s.id === 'enable')?.summary).to.match(/: Enabled/);
+    expect(steps.find((s) => s.id === 'audit')?.summary).to.equal(
+      'passed: 4 checks passed, 0 failed, 0 skipped',
+    );
 
     const second = await spawnCli(['demo', '--json'], home);
     expect(second.exitCode, second.stdout + second.stderr).to.equal(0);

@@ -248,6 +248,17 @@ export function demoTour(now: Date = new Date()): TourStep[] {
       command: () => ['key', 'enable', DEMO_SILO_TENANT, '--reason', 'demo: restore'],
       summarize: keySummary,
     },
+    {
+      id: 'audit',
+      title: 'Audit tenant isolation, as a security review would',
+      explain:
+        'Pooled keys, row-level security in PostgreSQL, every tier’s session policy against cross-tenant requests, silo keys: exit 1 if any check fails.',
+      command: () => ['audit', 'isolation'],
+      summarize: (json) => {
+        const summary = pick<Record<string, number>>(json, 'summary') ?? {};
+        return `${pick(json, 'passed') ? 'passed' : 'FAILED'}: ${summary.pass ?? 0} checks passed, ${summary.fail ?? 0} failed, ${summary.skip ?? 0} skipped`;
+      },
+    },
   ];
 }
 

@@ -80,6 +80,7 @@ describe('demo tour', () => {
       'key disable',
       'key status',
       'key enable',
+      'audit isolation',
     ]);
     expect(ran).to.include('tenant promote sim-001 --to enterprise --yes --cleanup-now');
     expect(ran).to.include(
