@@ -7,8 +7,8 @@
 import { spawn } from 'node:child_process';
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, rmSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -21,8 +21,6 @@ import { gzip as gzipCallback } from 'node:zlib';
 const FIREHOSE_BUFFER_MS = 900_000;
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SCRIPT = fileURLToPath(import.meta.url);
-const ENGINE_MODULE = path.join(ROOT, 'dist', 'lib', 'metering', 'lake-engine.js');
-const LAYOUT_MODULE = path.join(ROOT, 'dist', 'lib', 'metering', 'lake-layout.js');
 const gzip = promisify(gzipCallback);
 
 /** Bumped whenever the generated lake changes for the same flags, so old caches are not reused. */
@@ -59,36 +57,64 @@ const USAGE = `Usage: node bench/reconcile.js [options]   (npm run bench:reconci
   --regenerate      generate the lake again even if a matching one is cached
   --check           exit 1 when a target is missed (default: report only)
   --no-save         do not write bench/results/reconcile-<date>.json
+  --dist PATH       the build to run (default: dist/ of this checkout)
+  --snapshot        run a copy of the build, so a rebuild during the run can't break it
   -h, --help        this text`;
 
 // ---------------------------------------------------------------------------------------------
 // Entry point: the parent (generation, runs, report) or one engine's child
 
 const options = parseOptions();
+// Where the build is: a checkout's dist/, another build (--dist), or a copy of one (--snapshot).
+let distDir = options.dist;
+const engineModule = () => path.join(distDir, 'lib', 'metering', 'lake-engine.js');
+const layoutModule = () => path.join(distDir, 'lib', 'metering', 'lake-layout.js');
 if (options.child) {
   await childMain(options);
 } else {
   const children = new Set();
+  let snapshot;
   for (const signal of ['SIGINT', 'SIGTERM']) {
     process.once(signal, () => {
       progress(`${signal}: stopping`);
       for (const child of children) child.kill('SIGKILL');
+      if (snapshot) rmSync(snapshot, { recursive: true, force: true });
       process.exit(signal === 'SIGINT' ? 130 : 143);
     });
   }
   try {
+    if (options.snapshot) {
+      snapshot = await snapshotBuild(distDir);
+      distDir = path.join(snapshot, 'dist');
+    }
     await main(children);
   } catch (err) {
     progress(`failed: ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = 1;
+  } finally {
+    if (snapshot) await rm(snapshot, { recursive: true, force: true });
   }
 }
 
+/**
+ * Copies the build to a scratch directory, with package.json (ESM) and node_modules symlinked
+ * to the checkout's, so `npm run build` (which starts with rm -rf dist) can run meanwhile.
+ */
+async function snapshotBuild(dist) {
+  if (!existsSync(dist)) throw new Error(`No build at ${rel(dist)}: run \`npm run build\`.`);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'saasctl-bench-reconcile-build-'));
+  await cp(dist, path.join(dir, 'dist'), { recursive: true });
+  await cp(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
+  await symlink(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+  progress(`snapshot of ${rel(dist)} in ${dir}`);
+  return dir;
+}
+
 async function main(children) {
-  if (!existsSync(LAYOUT_MODULE))
-    throw new Error(`No build (${rel(LAYOUT_MODULE)} missing): run \`npm run build\`.`);
-  if (!existsSync(ENGINE_MODULE)) {
-    progress(`warning: ${rel(ENGINE_MODULE)} is missing (not built yet?): the saasctl runs will fail.`);
+  if (!existsSync(layoutModule()))
+    throw new Error(`No build (${rel(layoutModule())} missing): run \`npm run build\`.`);
+  if (!existsSync(engineModule())) {
+    progress(`warning: ${rel(engineModule())} is missing (not built yet?): the saasctl runs will fail.`);
   }
   const startedAt = new Date();
   const params = lakeParams(options);
@@ -275,6 +301,8 @@ async function runChild(children, engine, dir, from, to) {
     to,
     '--threads',
     String(options.threads),
+    '--dist',
+    distDir,
   ];
   const result = await new Promise((resolve, reject) => {
     const out = [];
@@ -325,12 +353,12 @@ async function childMain({ child: engine, dir, from, to, threads }) {
 }
 
 async function runSaasctl(dir, from, to) {
-  if (!existsSync(ENGINE_MODULE)) {
+  if (!existsSync(engineModule())) {
     throw new Error(
-      `${rel(ENGINE_MODULE)} not found: the stream engine is not built (run \`npm run build\`).`,
+      `${rel(engineModule())} not found: the stream engine is not built (run \`npm run build\`).`,
     );
   }
-  const { aggregateLake, fileLakeSource } = await import(pathToFileURL(ENGINE_MODULE).href);
+  const { aggregateLake, fileLakeSource } = await import(pathToFileURL(engineModule()).href);
   const began = performance.now();
   const aggregation = await aggregateLake(fileLakeSource(dir), {
     from: new Date(from),
@@ -492,7 +520,7 @@ async function ensureLake(dir, params, regenerate) {
  * 42,000 events; longer periods give smaller objects.
  */
 async function generateLake(dir, params) {
-  const { lakeObjectKey } = await import(pathToFileURL(LAYOUT_MODULE).href);
+  const { lakeObjectKey } = await import(pathToFileURL(layoutModule()).href);
   const { events: n, tenants, perObject, seed } = params;
   const to = Date.parse(params.end);
   const from = to - params.days * DAY_MS;
@@ -759,6 +787,8 @@ function parseOptions() {
         regenerate: { type: 'boolean', default: false },
         check: { type: 'boolean', default: false },
         'no-save': { type: 'boolean', default: false },
+        dist: { type: 'string' },
+        snapshot: { type: 'boolean', default: false },
         child: { type: 'string' },
         from: { type: 'string' },
         to: { type: 'string' },
@@ -792,6 +822,7 @@ function parseOptions() {
     }
     return value;
   };
+  const dist = path.resolve(parsed.dist ?? path.join(ROOT, 'dist'));
   if (parsed.child !== undefined) {
     if (!ENGINES.includes(parsed.child) || !parsed.dir || !parsed.from || !parsed.to) {
       console.error(`--child needs one of ${ENGINES.join(', ')}, --dir, --from and --to.`);
@@ -803,6 +834,7 @@ function parseOptions() {
       from: parsed.from,
       to: parsed.to,
       threads: count('threads', 1),
+      dist,
     };
   }
   return {
@@ -817,6 +849,8 @@ function parseOptions() {
     regenerate: parsed.regenerate,
     check: parsed.check,
     save: !parsed['no-save'],
+    dist,
+    snapshot: parsed.snapshot,
   };
 }
 

@@ -11,7 +11,9 @@ import { HOUR_MS } from './events.js';
 import { listLakeObjects, type LakeObjectRef } from './lake.js';
 import type { LakeAggregation, LakeAggregationRequest, LakeCell, LakeProgress } from './lake-aggregate.js';
 import { EARLY_ARRIVAL_MS, latestArrival, parseLakeObjectKey, partitionsForPeriod } from './lake-layout.js';
-import { doubledTable, LakeObjectParser, type ParsedObject, type ParseSettings } from './lake-parse.js';
+import { CellTable, CellTranslator } from './lake-cells.js';
+import { fnv1a, IdSet, UuidSet, uuidString } from './lake-ids.js';
+import { LakeObjectParser, type ParsedObject, type ParseSettings } from './lake-parse.js';
 import type { WorkerRequest, WorkerResponse } from './lake-worker.js';
 import { MetricRegistry } from './metrics.js';
 
@@ -95,12 +97,14 @@ export async function aggregateLake(
   const registry = new MetricRegistry(request.metrics ?? []);
   const lateMs = request.lateArrivalHours * HOUR_MS;
   const prefixes = partitionsForPeriod(request.from, request.to, request.lateArrivalHours);
+  const table = new CellTable(registry);
   const pool = new ParserPool(
+    table,
     { from, to, tenantId: request.tenantId, metrics: registry.list() },
     options.workers ?? Math.max(1, Math.min(4, availableParallelism() - 1)),
     options.inlineBelow ?? INLINE_BYTES,
   );
-  const folder = new CellFolder(registry, request.reconciledAt ?? new Map());
+  const folder = new CellFolder(table, request.reconciledAt ?? new Map());
   const foreignKeys: string[] = [];
   const keysByPrefix = new Map<number, string[]>();
   const stats = { listed: 0, listingDone: false, objects: 0, bytes: 0, malformed: 0, outsidePeriod: 0 };
@@ -149,9 +153,14 @@ export async function aggregateLake(
         stats.objects++;
         stats.malformed += parsed.malformed;
         stats.outsidePeriod += parsed.outsidePeriod;
+        // An hour's ids are about as many as its partition's objects hold: its id set starts that
+        // large rather than growing (and rehashing) its way there.
+        const perObject =
+          stats.objects > 1 ? (folder.events + folder.duplicates) / (stats.objects - 1) : parsed.count;
+        const expected = (keysByPrefix.get(partition)?.length ?? 1) * perObject;
         // Written after the hour's last full reconcile began: that reconcile cannot have read it.
         // Without a write time, the latest its records can have arrived stands in.
-        folder.fold(parsed, partition, lateMs, lastModified?.getTime() ?? arrival);
+        folder.fold(parsed, partition, lateMs, lastModified?.getTime() ?? arrival, expected);
         const left = (outstanding.get(partition) ?? 1) - 1;
         if (left === 0) outstanding.delete(partition);
         else outstanding.set(partition, left);
@@ -204,73 +213,103 @@ export async function aggregateLake(
   };
 }
 
-/** Folds parsed objects into cells, deduplicating by eventId per event hour. */
+/** An event hour's ids: UUIDs packed, any others by their bytes. */
+interface HourIds {
+  readonly uuids: UuidSet;
+  others: IdSet | undefined;
+  /** How many ids the hour was expected to have when its sets were made. */
+  readonly expected: number;
+}
+
+/** Folds parsed objects (their cells in the table's numbers) into cells, deduplicating by eventId per event hour. */
 class CellFolder {
   events = 0;
   duplicates = 0;
-  private readonly index = new Map<string, number>();
-  private readonly keys: string[] = [];
-  private readonly hourOf: number[] = [];
-  private readonly isMax: boolean[] = [];
-  private readonly quantity: number[] = [];
-  private readonly count: number[] = [];
+  private quantity: Float64Array = new Float64Array(1024);
+  private count: Float64Array = new Float64Array(1024);
   /** What arrived after the hour's last full reconcile, per cell. */
-  private readonly lateQuantity: number[] = [];
-  private readonly lateCount: number[] = [];
+  private lateQuantity: Float64Array = new Float64Array(1024);
+  private lateCount: Float64Array = new Float64Array(1024);
   /** On-time ids per event hour, until the hour is settled. */
-  private readonly open = new Map<number, IdSet>();
+  private readonly open = new Map<number, HourIds>();
   /** Hours whose on-time ids were seen (and may since have been dropped). */
   private readonly seenHours = new Set<number>();
   /** Very late events per event hour, by id: counted once verified. */
   private readonly late = new Map<number, Map<string, LateEvent>>();
+  /** The largest id set released so far: with the open ones, the size new ones start at. */
+  private lastSetSize = 0;
 
   constructor(
-    private readonly registry: MetricRegistry,
+    private readonly table: CellTable,
     private readonly reconciledAt: ReadonlyMap<number, number>,
   ) {}
 
-  /** Folds an object in; `written` is when it was written to the lake. */
-  fold(parsed: ParsedObject, partition: number, lateMs: number, written: number): void {
-    // Everything that depends only on the cell is settled once per cell, not once per event.
-    const groups = parsed.groups.length;
-    const cellOf = new Int32Array(groups);
-    const afterReconcile = new Uint8Array(groups);
-    const sets: (IdSet | undefined)[] = new Array<IdSet | undefined>(groups);
-    for (let g = 0; g < groups; g++) {
-      const cell = this.cell(parsed.groups[g]);
-      const hour = this.hourOf[cell];
-      cellOf[g] = cell;
-      afterReconcile[g] = writtenAfter(written, this.reconciledAt.get(hour)) ? 1 : 0;
-      // Very late for its hour: held apart by id (no set).
-      if (partition > hour + lateMs) continue;
-      let set = this.open.get(hour);
-      if (!set) {
-        // Hours are much alike: sized for the fullest hour so far, a set rarely has to grow.
-        let expected = this.lastSetSize;
-        for (const other of this.open.values()) expected = Math.max(expected, other.size);
-        set = new IdSet(expected);
-        this.open.set(hour, set);
-        this.seenHours.add(hour);
+  /**
+   * Folds an object in; `written` is when it was written to the lake, `expected` how many
+   * events the partition's hour likely has.
+   */
+  fold(parsed: ParsedObject, partition: number, lateMs: number, written: number, expected = 0): void {
+    this.reserve();
+    const { cell, quantity: quantities, uuids, others, otherIds, otherEnds, count } = parsed;
+    const hourOf = this.table.hour;
+    // Everything that depends only on the hour is settled when the hour changes: lines mostly
+    // come in time order.
+    let hour = Number.NaN;
+    let ids: HourIds | undefined;
+    let after = false;
+    let other = 0;
+    let nextOther = others.length > 0 ? others[0] : -1;
+    // New sets are sized by the share of ids in each form, as in this object.
+    const packedShare = count === 0 ? 1 : 1 - others.length / count;
+    for (let i = 0; i < count; i++) {
+      const c = cell[i];
+      if (hourOf[c] !== hour) {
+        hour = hourOf[c];
+        after = writtenAfter(written, this.reconciledAt.get(hour));
+        // Very late for its hour: held apart by id (no set).
+        ids =
+          partition > hour + lateMs
+            ? undefined
+            : this.idsOf(hour, hour === partition ? expected : 0, packedShare);
       }
-      sets[g] = set;
-    }
-    const { group, quantity, hashes, ids, idEnds } = parsed;
-    for (let i = 0; i < parsed.count; i++) {
-      const g = group[i];
-      const start = i === 0 ? 0 : idEnds[i - 1];
-      const set = sets[g];
-      if (set === undefined) {
-        this.holdLate(cellOf[g], latin1(ids, start, idEnds[i]), quantity[i], afterReconcile[g] === 1);
-      } else if (set.add(hashes[i], ids, start, idEnds[i])) {
-        this.add(cellOf[g], quantity[i], afterReconcile[g] === 1);
+      let fresh: boolean;
+      if (i === nextOther) {
+        const start = other === 0 ? 0 : otherEnds[other - 1];
+        const end = otherEnds[other++];
+        nextOther = other < others.length ? others[other] : -1;
+        if (ids === undefined) {
+          this.holdLate(c, latin1(otherIds, start, end), quantities[i], after);
+          continue;
+        }
+        ids.others ??= new IdSet(ids.expected * (1 - packedShare));
+        fresh = ids.others.add(fnv1a(otherIds, start, end), otherIds, start, end);
       } else {
-        this.duplicates++;
+        if (ids === undefined) {
+          this.holdLate(c, uuidString(uuids, 4 * i), quantities[i], after);
+          continue;
+        }
+        fresh = ids.uuids.add(uuids, 4 * i);
       }
+      if (fresh) this.add(c, quantities[i], after);
+      else this.duplicates++;
     }
   }
 
+  private idsOf(hour: number, atLeast: number, packedShare: number): HourIds {
+    let ids = this.open.get(hour);
+    if (!ids) {
+      // Hours are much alike: sized for the fullest hour so far, a set rarely has to grow.
+      let expected = Math.max(this.lastSetSize, atLeast);
+      for (const other of this.open.values()) expected = Math.max(expected, sizeOf(other));
+      ids = { uuids: new UuidSet(expected * packedShare), others: undefined, expected };
+      this.open.set(hour, ids);
+      this.seenHours.add(hour);
+    }
+    return ids;
+  }
+
   private holdLate(cell: number, id: string, quantity: number, afterReconcile: boolean): void {
-    const hour = this.hourOf[cell];
+    const hour = this.table.hour[cell];
     let byId = this.late.get(hour);
     if (!byId) this.late.set(hour, (byId = new Map<string, LateEvent>()));
     if (byId.has(id)) this.duplicates++;
@@ -279,16 +318,13 @@ class CellFolder {
 
   /** Drops the id sets of the hours no unread object can add an on-time event to. */
   release(settledBefore: number, lateMs: number): void {
-    for (const [hour, set] of this.open) {
+    for (const [hour, ids] of this.open) {
       if (hour + lateMs < settledBefore) {
-        this.lastSetSize = Math.max(this.lastSetSize, set.size);
+        this.lastSetSize = Math.max(this.lastSetSize, sizeOf(ids));
         this.open.delete(hour);
       }
     }
   }
-
-  /** The largest set released so far: with the open ones, the size new ones start at. */
-  private lastSetSize = 0;
 
   hoursToVerify(): number[] {
     return [...this.late.keys()].filter((hour) => this.seenHours.has(hour));
@@ -300,18 +336,23 @@ class CellFolder {
    * for one hour and very late for another: only its on-time events are compared.
    */
   verify(parsed: ParsedObject, partition: number, lateMs: number): void {
-    const hourOfGroup = parsed.groups.map((key) => this.hourOf[this.cell(key)]);
+    const { cell, uuids, others, otherIds, otherEnds } = parsed;
+    let other = 0;
     for (let i = 0; i < parsed.count; i++) {
-      const hour = hourOfGroup[parsed.group[i]];
+      const isOther = other < others.length && others[other] === i;
+      const otherStart = isOther && other > 0 ? otherEnds[other - 1] : 0;
+      if (isOther) other++;
+      const hour = this.table.hour[cell[i]];
       if (partition > hour + lateMs) continue;
       const byId = this.late.get(hour);
       if (!byId || byId.size === 0) continue;
-      const id = latin1(parsed.ids, i === 0 ? 0 : parsed.idEnds[i - 1], parsed.idEnds[i]);
+      const id = isOther ? latin1(otherIds, otherStart, otherEnds[other - 1]) : uuidString(uuids, 4 * i);
       if (byId.delete(id)) this.duplicates++;
     }
   }
 
   settleLate(): void {
+    this.reserve();
     for (const byId of this.late.values()) {
       for (const { cell, quantity, afterReconcile } of byId.values())
         this.add(cell, quantity, afterReconcile);
@@ -321,9 +362,9 @@ class CellFolder {
 
   cells(): LakeCell[] {
     const cells: LakeCell[] = [];
-    for (let c = 0; c < this.keys.length; c++) {
+    for (let c = 0; c < this.table.size; c++) {
       if (this.count[c] === 0) continue;
-      const [tenantId, metric, hour] = this.keys[c].split('\u0000');
+      const { tenantId, metric, hour } = this.table.name(c);
       cells.push({ tenantId, metric, hour, quantity: this.quantity[c], events: this.count[c] });
     }
     return cells;
@@ -331,9 +372,9 @@ class CellFolder {
 
   arrivedAfterReconcile(): LakeCell[] {
     const cells: LakeCell[] = [];
-    for (let c = 0; c < this.keys.length; c++) {
+    for (let c = 0; c < this.table.size; c++) {
       if (this.lateCount[c] === 0) continue;
-      const [tenantId, metric, hour] = this.keys[c].split('\u0000');
+      const { tenantId, metric, hour } = this.table.name(c);
       cells.push({ tenantId, metric, hour, quantity: this.lateQuantity[c], events: this.lateCount[c] });
     }
     return cells;
@@ -341,29 +382,33 @@ class CellFolder {
 
   private add(cell: number, quantity: number, afterReconcile: boolean): void {
     this.events++;
-    const max = this.isMax[cell];
+    const max = this.table.isMax[cell] === 1;
     this.quantity[cell] = fold(max, this.count[cell]++, this.quantity[cell], quantity);
     if (afterReconcile) {
       this.lateQuantity[cell] = fold(max, this.lateCount[cell]++, this.lateQuantity[cell], quantity);
     }
   }
 
-  private cell(key: string): number {
-    let cell = this.index.get(key);
-    if (cell === undefined) {
-      cell = this.keys.length;
-      const [, metric, hour] = key.split('\u0000');
-      this.index.set(key, cell);
-      this.keys.push(key);
-      this.hourOf.push(Date.parse(`${hour}:00:00Z`));
-      this.isMax.push(this.registry.require(metric).aggregation === 'max');
-      this.quantity.push(0);
-      this.count.push(0);
-      this.lateQuantity.push(0);
-      this.lateCount.push(0);
-    }
-    return cell;
+  /** Room for every cell the table has numbered. */
+  private reserve(): void {
+    const size = this.table.size;
+    if (size <= this.count.length) return;
+    const length = Math.max(size, 2 * this.count.length);
+    this.quantity = grown(this.quantity, length);
+    this.count = grown(this.count, length);
+    this.lateQuantity = grown(this.lateQuantity, length);
+    this.lateCount = grown(this.lateCount, length);
   }
+}
+
+function sizeOf(ids: HourIds): number {
+  return ids.uuids.size + (ids.others?.size ?? 0);
+}
+
+function grown(array: Float64Array, length: number): Float64Array {
+  const next = new Float64Array(length);
+  next.set(array);
+  return next;
 }
 
 /**
@@ -387,127 +432,6 @@ function fold(max: boolean, count: number, value: number, quantity: number): num
   return max ? Math.max(value, quantity) : value + quantity;
 }
 
-/**
- * An exact set of event ids: open addressing on the FNV-1a hash the parser computed, the ids'
- * bytes kept in one arena and compared in full on a hash match. About 50 bytes per id, against
- * some 120 for a Set of strings, and no string is ever made.
- */
-export class IdSet {
-  // Slot i is table[2i] = the id's place + 1 (0: empty) and table[2i + 1] = its hash, side by
-  // side so that a probe touches one cache line. Ids are kept in pages (a packed-or-not byte, a
-  // length byte, then the bytes); a place is page * PAGE + offset, and pages are never copied.
-  private table: Int32Array;
-  private readonly pages: Uint8Array[] = [];
-  private page = new Uint8Array(0);
-  private used = 0;
-  size = 0;
-
-  /** `expected`: how many ids it will likely hold; the table starts large enough for them. */
-  constructor(expected = 0) {
-    let slots = 1024;
-    while (slots * 3 < expected * 4) slots *= 2;
-    this.table = new Int32Array(2 * slots);
-  }
-
-  /** Adds the id `bytes[start, end)` with its hash; false when it was already there. */
-  add(hash: number, bytes: Uint8Array, start: number, end: number): boolean {
-    // A lowercase UUID (what randomUUID and the emitter make) is kept in 16 bytes, not 36; the
-    // packing is one-to-one, and only such ids are packed, so comparisons stay exact.
-    let source = bytes;
-    let from = start;
-    let length = end - start;
-    let tag = UNPACKED;
-    if (length === 36 && packUuid(bytes, start, this.scratch)) {
-      source = this.scratch;
-      from = 0;
-      length = 16;
-      tag = PACKED;
-    }
-    const table = this.table;
-    const mask = (table.length >> 1) - 1;
-    const key = hash | 0;
-    for (let i = key & mask; ; i = (i + 1) & mask) {
-      const place = table[2 * i];
-      if (place === 0) {
-        table[2 * i] = this.store(tag, source, from, length) + 1;
-        table[2 * i + 1] = key;
-        if (++this.size * 4 > (mask + 1) * 3) this.grow();
-        return true;
-      }
-      if (table[2 * i + 1] === key && this.same(place - 1, tag, source, from, length)) return false;
-    }
-  }
-
-  private readonly scratch = new Uint8Array(16);
-
-  private store(tag: number, bytes: Uint8Array, start: number, length: number): number {
-    if (this.used + length + 2 > this.page.length) {
-      // Pages double from 4 KB to PAGE: a quiet hour's set stays small.
-      this.page = new Uint8Array(Math.min(PAGE, Math.max(4096, this.page.length * 2)));
-      this.pages.push(this.page);
-      this.used = 0;
-    }
-    const page = this.page;
-    const place = (this.pages.length - 1) * PAGE + this.used;
-    let to = this.used;
-    page[to++] = tag;
-    page[to++] = length;
-    for (let k = start; k < start + length; k++) page[to++] = bytes[k];
-    this.used = to;
-    return place;
-  }
-
-  private same(place: number, tag: number, bytes: Uint8Array, start: number, length: number): boolean {
-    const page = this.pages[Math.floor(place / PAGE)];
-    let at = place % PAGE;
-    if (page[at++] !== tag || page[at++] !== length) return false;
-    for (let k = 0; k < length; k++) if (page[at + k] !== bytes[start + k]) return false;
-    return true;
-  }
-
-  private grow(): void {
-    this.table = doubledTable(this.table);
-  }
-}
-
-const UNPACKED = 0;
-const PACKED = 1;
-const HEX = new Int8Array(256).fill(-1);
-for (let c = 0; c < 10; c++) HEX[48 + c] = c;
-for (let c = 0; c < 6; c++) HEX[97 + c] = 10 + c;
-
-/**
- * Packs `bytes[start, start + 36)` into 16 bytes when it is a UUID in lowercase hex with its
- * four hyphens in place; false (and nothing packed) for anything else.
- */
-function packUuid(bytes: Uint8Array, start: number, out: Uint8Array): boolean {
-  if (
-    bytes[start + 8] !== 45 ||
-    bytes[start + 13] !== 45 ||
-    bytes[start + 18] !== 45 ||
-    bytes[start + 23] !== 45
-  ) {
-    return false;
-  }
-  let n = 0;
-  let high = -1;
-  for (let i = start; i < start + 36; i++) {
-    const c = bytes[i];
-    if (c === 45 && (i - start === 8 || i - start === 13 || i - start === 18 || i - start === 23)) continue;
-    const value = HEX[c];
-    if (value < 0) return false;
-    if (high < 0) high = value;
-    else {
-      out[n++] = (high << 4) | value;
-      high = -1;
-    }
-  }
-  return true;
-}
-
-/** IdSet's page size: places stay below 2^31 for 8,192 pages (2 GB of ids per hour). */
-const PAGE = 256 * 1024;
-
 async function parseObject(pool: ParserPool, key: string, data: Uint8Array, arrival: number) {
   try {
     return await pool.parse(data, arrival);
@@ -529,13 +453,17 @@ const WORKER_QUEUE = 3;
 /** Objects smaller than this (compressed) are parsed on the calling thread. */
 const INLINE_BYTES = 32 * 1024;
 
-/** Parses objects on worker threads, the least busy first, and on the calling thread when they are all busy. */
+/**
+ * Parses objects on worker threads, the least busy first, and on the calling thread when they
+ * are all busy. What it returns has its cells in the table's numbers.
+ */
 class ParserPool {
   /**
    * The calling thread parses too, when every worker already has WORKER_QUEUE objects waiting:
    * it folds what the workers parse, and with time to spare it takes a share of their work.
    */
   private readonly inline: LakeObjectParser;
+  private readonly inlineCells: CellTranslator;
   private readonly workers: {
     worker: Worker;
     pending: Map<number, { resolve: (p: ParsedObject) => void; reject: (e: Error) => void }>;
@@ -543,20 +471,32 @@ class ParserPool {
   private nextId = 0;
 
   constructor(
+    table: CellTable,
     settings: ParseSettings,
     count: number,
     private readonly inlineBelow: number,
   ) {
     this.inline = new LakeObjectParser(settings);
+    this.inlineCells = new CellTranslator(table);
     for (let n = 0; n < count; n++) {
       const worker = startWorker(settings);
+      const cells = new CellTranslator(table);
       const entry = { worker, pending: new Map() };
       worker.on('message', (response: WorkerResponse) => {
         const waiter = entry.pending.get(response.id);
         entry.pending.delete(response.id);
-        if (!waiter) return;
-        if ('error' in response) waiter.reject(new Error(response.error));
-        else waiter.resolve(response.parsed);
+        if ('error' in response) {
+          waiter?.reject(new Error(response.error));
+          return;
+        }
+        // Every object names its new cells once, so each is learnt in order, waited for or not.
+        try {
+          cells.translate(response.parsed);
+        } catch (err) {
+          waiter?.reject(err as Error);
+          return;
+        }
+        waiter?.resolve(response.parsed);
       });
       const failAll = (error: Error): void => {
         for (const waiter of entry.pending.values()) waiter.reject(error);
@@ -575,7 +515,11 @@ class ParserPool {
     );
     // A small object costs less to parse here than to post to a thread and back.
     if (entry === undefined || entry.pending.size >= WORKER_QUEUE || data.byteLength < this.inlineBelow) {
-      return Promise.resolve().then(() => this.inline.parse(data, new Date(arrival)));
+      return Promise.resolve().then(() => {
+        const parsed = this.inline.parse(data, new Date(arrival));
+        this.inlineCells.translate(parsed);
+        return parsed;
+      });
     }
     const id = this.nextId++;
     return new Promise<ParsedObject>((resolve, reject) => {

@@ -4,7 +4,8 @@ import { LakeObjectParser, type ParsedObject, type ParseSettings } from './lake-
 
 /**
  * A stream-engine worker thread: parses the lake objects the engine sends it and sends their
- * columns back, transferring the typed arrays. Errors go back as messages; the thread stays up.
+ * columns back, transferring the typed arrays, with the names of the cells it numbered since
+ * its previous answer. Errors go back as messages; the thread stays up.
  */
 export interface WorkerRequest {
   readonly id: number;
@@ -22,11 +23,12 @@ port?.on('message', (request: WorkerRequest) => {
     const parsed = parser.parse(request.data, new Date(request.arrival));
     const response: WorkerResponse = { id: request.id, parsed };
     port.postMessage(response, [
-      parsed.group.buffer,
+      parsed.cell.buffer,
       parsed.quantity.buffer,
-      parsed.hashes.buffer,
-      parsed.ids.buffer,
-      parsed.idEnds.buffer,
+      parsed.uuids.buffer,
+      parsed.others.buffer,
+      parsed.otherIds.buffer,
+      parsed.otherEnds.buffer,
     ] as ArrayBuffer[]);
   } catch (err) {
     port.postMessage({ id: request.id, error: err instanceof Error ? err.message : String(err) });

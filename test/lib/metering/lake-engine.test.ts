@@ -7,10 +7,12 @@ import { expect } from 'chai';
 
 import { HOUR_MS } from '../../../src/lib/metering/events.js';
 import type { LakeAggregationRequest, LakeCell } from '../../../src/lib/metering/lake-aggregate.js';
-import { aggregateLake, fileLakeSource, IdSet } from '../../../src/lib/metering/lake-engine.js';
+import { CellTable, CellTranslator } from '../../../src/lib/metering/lake-cells.js';
+import { aggregateLake, fileLakeSource } from '../../../src/lib/metering/lake-engine.js';
+import { IdSet, packUuidString, UuidSet, uuidString } from '../../../src/lib/metering/lake-ids.js';
 import { lakeObjectKey } from '../../../src/lib/metering/lake-layout.js';
-import { LakeObjectParser } from '../../../src/lib/metering/lake-parse.js';
-import { DEFAULT_METRICS } from '../../../src/lib/metering/metrics.js';
+import { LakeObjectParser, type ParsedObject } from '../../../src/lib/metering/lake-parse.js';
+import { DEFAULT_METRICS, MetricRegistry } from '../../../src/lib/metering/metrics.js';
 
 const FROM = Date.parse('2026-11-01T00:00:00Z');
 const TO = Date.parse('2026-11-02T00:00:00Z');
@@ -35,15 +37,28 @@ function parser(tenantId?: string): LakeObjectParser {
   return new LakeObjectParser({ from: FROM, to: TO, metrics: DEFAULT_METRICS, tenantId });
 }
 
+/** Each event's id, packed or not, as a string. */
+function idsOf(parsed: ParsedObject): string[] {
+  const others = new Map<number, string>();
+  parsed.others.forEach((event, j) => {
+    const start = j === 0 ? 0 : parsed.otherEnds[j - 1];
+    others.set(event, Buffer.from(parsed.otherIds).toString('latin1', start, parsed.otherEnds[j]));
+  });
+  return Array.from({ length: parsed.count }, (_, i) => others.get(i) ?? uuidString(parsed.uuids, 4 * i));
+}
+
 /** The events a parsed object holds, readable: [cell key, eventId, quantity]. */
 function eventsOf(lines: readonly string[], tenantId?: string) {
+  // A new parser names every cell it numbers in its first object, from 0.
   const parsed = parser(tenantId).parse(gz(lines), ARRIVAL);
-  const ids = Buffer.from(parsed.ids);
-  const events = Array.from({ length: parsed.count }, (_, i) => [
-    parsed.groups[parsed.group[i]].split('\u0000').join('|'),
-    ids.toString('latin1', i === 0 ? 0 : parsed.idEnds[i - 1], parsed.idEnds[i]),
-    parsed.quantity[i],
-  ]);
+  expect(parsed.names).to.include({ firstPair: 0, firstCell: 0 });
+  const ids = idsOf(parsed);
+  const events = Array.from({ length: parsed.count }, (_, i): [string, string, number] => {
+    const { tenants, metrics, cellPairs, cellHours } = parsed.names;
+    const [pair, hour] = [cellPairs[parsed.cell[i]], cellHours[parsed.cell[i]]];
+    const key = `${tenants[pair]}|${metrics[pair]}|${new Date(hour * HOUR_MS).toISOString().slice(0, 13)}`;
+    return [key, ids[i], parsed.quantity[i]];
+  });
   return { parsed, events };
 }
 
@@ -126,6 +141,89 @@ describe('lake object parser', () => {
   });
 });
 
+describe('lake object parser: fast path details', () => {
+  const uuid = '0f60c6f0-4c28-453e-9442-0582694fbeb4';
+
+  it('packs lowercase UUID ids on both paths and keeps every other spelling by its bytes', () => {
+    const { parsed, events } = eventsOf([
+      JSON.stringify(event(1, { eventId: uuid })),
+      `{ "eventId": "${uuid}", "tenantId": "acme", "metric": "api.call", "quantity": 2, "ts": "2026-11-01T10:15:00.000Z" }`,
+      JSON.stringify(event(2, { eventId: uuid.toUpperCase() })),
+      JSON.stringify(event(3, { eventId: `${uuid}-2` })),
+      JSON.stringify(event(4, { eventId: 'x' })),
+    ]);
+    expect(events.map((e) => e[1])).to.deep.equal([uuid, uuid, uuid.toUpperCase(), `${uuid}-2`, 'x']);
+    expect([...parsed.others]).to.deep.equal([2, 3, 4]);
+  });
+
+  it("reads each timestamp in full, even when its hour is the line before's", () => {
+    const ts = (n: number, value: string) => JSON.stringify(event(n, { ts: value }));
+    const { parsed, events } = eventsOf([
+      ts(1, '2026-11-01T10:15:00.000Z'),
+      ts(2, '2026-11-01T10:59:59Z'),
+      ts(3, '2026-11-01T10:00:00.001Z'),
+      ts(4, '2026-11-01T11:00:00.000Z'),
+      ts(5, '2026-11-01T10:30:00.000Z'),
+      // Malformed, though their hour was just read well.
+      ts(6, '2026-11-01T10:60:00.000Z'),
+      ts(7, '2026-11-01T10:00:60Z'),
+      ts(8, '2026-11-01T10:1a:00.000Z'),
+      ts(9, '2026-11-01T10:15:00.00aZ'),
+      ts(10, '2026-11-01T10:15:00,000Z'),
+      ts(11, '2026-11-01T10:15:00.000z'),
+      ts(12, '2026-11-01T10:15:00.0000Z'),
+      // An escape: the general path decodes it to a good timestamp.
+      ts(13, '2026-11-01T10:15:00.000Z').replace('00.000Z', '00.00\\u0030Z'),
+    ]);
+    expect(events.map((e) => [e[0].slice(-2), e[1]])).to.deep.equal([
+      ['10', 'ev-1'],
+      ['10', 'ev-2'],
+      ['10', 'ev-3'],
+      ['11', 'ev-4'],
+      ['10', 'ev-5'],
+      ['10', 'ev-13'],
+    ]);
+    expect(parsed.malformed).to.equal(7);
+  });
+
+  it('reads quantities as JSON.parse does', () => {
+    const values = [
+      '0',
+      '7',
+      '0.1',
+      '12.345',
+      '3.0',
+      '999999999999.999',
+      '0.000000000000001',
+      '1e3',
+      '2.5E-1',
+    ];
+    const { events } = eventsOf(
+      values.map((q, n) =>
+        JSON.stringify(event(n, { metric: 'storage.gb', quantity: 0 })).replace(':0,', `:${q},`),
+      ),
+    );
+    expect(events.map((e) => e[2])).to.deep.equal(values.map((q) => JSON.parse(q) as number));
+  });
+
+  it('judges each tenant and metric once, and the same on every line', () => {
+    const lines = [
+      JSON.stringify(event(1)),
+      JSON.stringify(event(2, { tenantId: 'ab' })),
+      JSON.stringify(event(3, { tenantId: 'acme', metric: 'gpu.hours' })),
+      JSON.stringify(event(4, { tenantId: 'acme-' })),
+      JSON.stringify(event(5, { tenantId: 'ACME' })),
+      JSON.stringify(event(6, { tenantId: 'ac\u0000me' })),
+      // The tenant escaped: the general path reads it as acme.
+      JSON.stringify(event(7)).replace('"acme"', '"\\u0061cme"'),
+    ];
+    const { parsed, events } = eventsOf([...lines, ...lines]);
+    expect(events.map((e) => e[1])).to.deep.equal(['ev-1', 'ev-7', 'ev-1', 'ev-7']);
+    expect(events.every((e) => e[0] === 'acme|api.call|2026-11-01T10')).to.equal(true);
+    expect(parsed.malformed).to.equal(10);
+  });
+});
+
 describe('IdSet', () => {
   const bytes = (id: string) => Buffer.from(id, 'latin1');
 
@@ -139,20 +237,6 @@ describe('IdSet', () => {
     expect(set.size).to.equal(3);
   });
 
-  it('packs lowercase UUIDs and still tells every other spelling apart', () => {
-    const set = new IdSet();
-    const uuid = '0f60c6f0-4c28-453e-9442-0582694fbeb4';
-    const add = (id: string) => set.add(1, bytes(id), 0, id.length);
-    expect(add(uuid)).to.equal(true);
-    expect(add(uuid)).to.equal(false);
-    // Same hash, other spellings: upper case, braces, a hyphen moved, one digit off.
-    expect(add(uuid.toUpperCase())).to.equal(true);
-    expect(add(uuid.replace('-4c28', '4-c28'))).to.equal(true);
-    expect(add(uuid.slice(0, 35) + '5')).to.equal(true);
-    expect(add(uuid.toUpperCase())).to.equal(false);
-    expect(set.size).to.equal(4);
-  });
-
   it('keeps every id as it grows', () => {
     const set = new IdSet();
     for (let i = 0; i < 20_000; i++)
@@ -160,6 +244,146 @@ describe('IdSet', () => {
     for (let i = 0; i < 20_000; i += 7)
       expect(set.add(i % 97, bytes(`id-${i}`), 0, `id-${i}`.length)).to.equal(false);
     expect(set.size).to.equal(20_000);
+  });
+});
+
+describe('packed UUIDs (UuidSet)', () => {
+  const uuid = '0f60c6f0-4c28-453e-9442-0582694fbeb4';
+
+  function packed(id: string): Int32Array {
+    const words = new Int32Array(4);
+    expect(packUuidString(id, words, 0), id).to.equal(true);
+    return words;
+  }
+
+  it('packs only lowercase UUIDs with their hyphens in place, one to one', () => {
+    for (const id of [uuid, '00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff']) {
+      expect(uuidString(packed(id), 0)).to.equal(id);
+    }
+    for (const other of [
+      uuid.toUpperCase(),
+      uuid.replace('-4c28', '4-c28'),
+      uuid.replace('f', 'g'),
+      `{${uuid.slice(1, 35)}}`,
+      uuid.slice(0, 35),
+      `${uuid}0`,
+    ]) {
+      expect(packUuidString(other, new Int32Array(4), 0), other).to.equal(false);
+    }
+  });
+
+  it('holds each UUID once, the all-zero one included, and keeps them all as it grows', () => {
+    const set = new UuidSet();
+    const zero = packed('00000000-0000-0000-0000-000000000000');
+    expect(set.add(zero, 0)).to.equal(true);
+    expect(set.add(zero, 0)).to.equal(false);
+    const words = new Int32Array(4 * 30_000);
+    for (let i = 0; i < 30_000; i++) {
+      // Ids alike but for one word, in turn, so no single word tells them apart.
+      words.set([i % 3 === 0 ? i : 7, i % 3 === 1 ? i : 7, i % 3 === 2 ? i : 7, -1], 4 * i);
+      expect(set.add(words, 4 * i)).to.equal(true);
+    }
+    for (let i = 0; i < 30_000; i += 3) expect(set.add(words, 4 * i)).to.equal(false);
+    expect(set.size).to.equal(30_001);
+  });
+});
+
+describe('cell numbers across objects and threads', () => {
+  const registry = new MetricRegistry();
+  const hour10 = Date.parse('2026-11-01T10:00:00Z') / HOUR_MS;
+
+  it('a parser numbers pairs and cells across its objects and names each once', () => {
+    const p = parser();
+    const first = p.parse(
+      gz([JSON.stringify(event(1)), JSON.stringify(event(2, { tenantId: 'globex' }))]),
+      ARRIVAL,
+    );
+    expect(first.names).to.deep.equal({
+      firstPair: 0,
+      tenants: ['acme', 'globex'],
+      metrics: ['api.call', 'api.call'],
+      firstCell: 0,
+      cellPairs: [0, 1],
+      cellHours: [hour10, hour10],
+    });
+    expect([...first.cell]).to.deep.equal([0, 1]);
+    // The same cells again, by number only; a new one (another hour) gets the next number.
+    const second = p.parse(
+      gz([
+        JSON.stringify(event(3, { tenantId: 'globex' })),
+        JSON.stringify(event(4, { ts: '2026-11-01T11:00:00.000Z' })),
+        // The general path's lines share the fast path's numbers.
+        '{ "eventId": "ev-5", "tenantId": "acme", "metric": "api.call", "quantity": 1, "ts": "2026-11-01T10:20:00Z" }',
+        // A new pair, named by the general path first, then met on the fast path.
+        '{"metric":"storage.gb","eventId":"ev-6","tenantId":"acme","quantity":1,"ts":"2026-11-01T10:20:00Z"}',
+        JSON.stringify(event(7, { metric: 'storage.gb' })),
+      ]),
+      ARRIVAL,
+    );
+    expect(second.names).to.deep.equal({
+      firstPair: 2,
+      tenants: ['acme'],
+      metrics: ['storage.gb'],
+      firstCell: 2,
+      cellPairs: [0, 2],
+      cellHours: [hour10 + 1, hour10],
+    });
+    expect([...second.cell]).to.deep.equal([1, 2, 0, 3, 3]);
+    // An object that names nothing new.
+    const third = p.parse(gz([JSON.stringify(event(8))]), ARRIVAL);
+    expect(third.names).to.deep.equal({
+      firstPair: 3,
+      tenants: [],
+      metrics: [],
+      firstCell: 4,
+      cellPairs: [],
+      cellHours: [],
+    });
+  });
+
+  it("maps each parser's numbers to the same cells, whichever parser named a cell first", () => {
+    const table = new CellTable(registry);
+    // Two parsers, as a worker thread and the calling thread are: each numbers cells its own way.
+    const worker = parser();
+    const inline = parser();
+    const workerCells = new CellTranslator(table);
+    const inlineCells = new CellTranslator(table);
+    const a = inline.parse(gz([JSON.stringify(event(1))]), ARRIVAL);
+    inlineCells.translate(a);
+    // The worker meets a cell the table has not seen (globex) and one it has (acme), in that order.
+    const b = worker.parse(
+      gz([JSON.stringify(event(2, { tenantId: 'globex' })), JSON.stringify(event(3))]),
+      ARRIVAL,
+    );
+    expect([...b.cell]).to.deep.equal([0, 1]);
+    workerCells.translate(b);
+    expect([...a.cell, ...b.cell]).to.deep.equal([0, 1, 0]);
+    const c = inline.parse(
+      gz([JSON.stringify(event(4, { tenantId: 'globex', metric: 'storage.gb' }))]),
+      ARRIVAL,
+    );
+    const d = worker.parse(gz([JSON.stringify(event(5, { tenantId: 'globex' }))]), ARRIVAL);
+    inlineCells.translate(c);
+    workerCells.translate(d);
+    expect([...c.cell, ...d.cell]).to.deep.equal([2, 1]);
+    expect(table.size).to.equal(3);
+    expect(table.name(1)).to.deep.equal({ tenantId: 'globex', metric: 'api.call', hour: '2026-11-01T10' });
+    expect([table.isMax[0], table.isMax[2]]).to.deep.equal([0, 1]);
+  });
+
+  it('refuses an object out of order or a pair or cell never named, rather than miscount', () => {
+    const p = parser();
+    const first = p.parse(gz([JSON.stringify(event(1))]), ARRIVAL);
+    const second = p.parse(gz([JSON.stringify(event(2, { tenantId: 'globex' }))]), ARRIVAL);
+    expect(() => new CellTranslator(new CellTable(registry)).translate(second)).to.throw(/out of order/);
+    const noCells: ParsedObject = { ...first, names: { ...first.names, cellPairs: [], cellHours: [] } };
+    expect(() => new CellTranslator(new CellTable(registry)).translate(noCells)).to.throw(
+      /cell 0 before naming/,
+    );
+    const noPairs: ParsedObject = { ...first, names: { ...first.names, tenants: [], metrics: [] } };
+    expect(() => new CellTranslator(new CellTable(registry)).translate(noPairs)).to.throw(
+      /pair 0 before naming/,
+    );
   });
 });
 
@@ -217,6 +441,27 @@ describe('stream engine (aggregateLake)', () => {
       const result = await aggregateLake(fileLakeSource(root), request, { workers, inlineBelow: 0 });
       expect(byCell(result.cells), `workers ${workers}`).to.deep.equal(expected);
       expect(result).to.include({ objects: 3, events: 5, duplicates: 1, malformed: 1, outsidePeriod: 0 });
+    }
+  });
+
+  it('dedups UUID ids exactly across objects, threads and line layouts', async () => {
+    const uuid = (n: number) => `${String(n).padStart(8, '0')}-4c28-453e-9442-0582694fbeb4`;
+    await put('2026-11-01T10:15:02Z', [event(1, { eventId: uuid(1) }), event(2, { eventId: uuid(2) })]);
+    await put(
+      '2026-11-01T10:30:00Z',
+      // The copy of uuid(1) in upper case is another id; uuid(2) comes again in another layout.
+      [event(3, { eventId: uuid(1).toUpperCase() }), event(4, { eventId: uuid(3) })],
+      [
+        `{"tenantId":"acme","eventId":"${uuid(2)}","metric":"api.call","quantity":2,"ts":"2026-11-01T10:15:00.000Z"}`,
+      ],
+    );
+    await put('2026-11-01T10:45:00Z', [event(5, { eventId: uuid(3) }), event(6, { eventId: uuid(1) })]);
+    for (const workers of [0, 1, 2]) {
+      const result = await aggregateLake(fileLakeSource(root), request, { workers, inlineBelow: 0 });
+      expect(byCell(result.cells), `workers ${workers}`).to.deep.equal({
+        'acme|api.call|2026-11-01T10': [8, 4],
+      });
+      expect(result).to.include({ events: 4, duplicates: 3 });
     }
   });
 
