@@ -70,7 +70,10 @@ async function openLocal(target: Target, options: OpenOptions): Promise<Platform
       }
       const { appConnectionString } = await import('../local/postgres.js');
       const { serviceDirectory } = await import('../local/services.js');
-      return { owner, app: await appConnectionString(serviceDirectory(session.info.home, 'postgres'), owner) };
+      return {
+        owner,
+        app: await appConnectionString(serviceDirectory(session.info.home, 'postgres'), owner),
+      };
     },
     close: async () => {
       clients.destroy();
