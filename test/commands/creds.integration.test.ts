@@ -87,12 +87,12 @@ describe('creds policy / creds vend (local stack)', function () {
     expect(result.policy.Statement[0].Resource).to.equal(
       'arn:aws:dynamodb:us-east-1:000000000000:table/local-tenant-bigco',
     );
-    expect(result.policy.Statement.map((s) => s.Sid)).to.deep.equal([
-      'Items',
-      'NoScan',
-      'NoIndex',
-      'Objects',
-      'Key',
+    expect(result.policy.Statement.map((s) => [s.Effect, s.Action])).to.deep.equal([
+      ['Allow', ['dynamodb:*Item', 'dynamodb:Query']],
+      ['Deny', ['dynamodb:Scan', 'dynamodb:PartiQL*']],
+      ['Deny', 'dynamodb:*'],
+      ['Allow', ['s3:GetObject', 's3:PutObject', 's3:DeleteObject']],
+      ['Allow', ['kms:Decrypt', 'kms:GenerateDataKey']],
     ]);
   });
 
