@@ -1,6 +1,6 @@
 import { createServer, type AddressInfo } from 'node:net';
 
-import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'chai';
 
@@ -254,6 +254,80 @@ describe('sample documents API (local stack, end to end)', function () {
     } finally {
       await setStatus('ACTIVE');
       await new Promise((resolve) => setTimeout(resolve, WRITER_DEADLINE_MS.local));
+    }
+  });
+
+  it("enforces the session policy on the local DynamoDB: a tenant's vended credentials reach only its partitions", async () => {
+    const vend = await run(['creds', 'vend', 'acme', '--reason', 'guard test', '--json'], home);
+    expect(vend.exitCode, vend.stderr).to.equal(0);
+    const { accessKeyId, secretAccessKey, sessionToken } = vend.json as Record<string, string>;
+    const session = new DynamoDBClient({
+      region: REGION,
+      endpoint: info.endpoints.dynamodb,
+      credentials: { accessKeyId, secretAccessKey, sessionToken },
+      maxAttempts: 1,
+    });
+    const table = info.platform.tables.pooled;
+    const denied = async (send: () => Promise<unknown>) =>
+      send().then(
+        () => 'allowed',
+        (err: Error) => err.name,
+      );
+    try {
+      const own = { PK: { S: 'TENANT#acme' }, SK: { S: 'DOC#none' } };
+      expect(await denied(() => session.send(new GetItemCommand({ TableName: table, Key: own })))).to.equal(
+        'allowed',
+      );
+      expect(
+        await denied(() =>
+          session.send(new GetItemCommand({ TableName: table, Key: { ...own, PK: { S: 'TENANT#acme#7' } } })),
+        ),
+      ).to.equal('allowed');
+      for (const other of ['TENANT#acme2', 'TENANT#acme2#1', 'TENANT#acm', 'TENANT#bigco']) {
+        expect(
+          await denied(() =>
+            session.send(new GetItemCommand({ TableName: table, Key: { ...own, PK: { S: other } } })),
+          ),
+          other,
+        ).to.equal('AccessDeniedException');
+      }
+      expect(
+        await denied(() =>
+          session.send(
+            new QueryCommand({
+              TableName: table,
+              KeyConditionExpression: 'PK = :pk',
+              ExpressionAttributeValues: { ':pk': { S: 'TENANT#acme2' } },
+            }),
+          ),
+        ),
+      ).to.equal('AccessDeniedException');
+      expect(await denied(() => session.send(new ScanCommand({ TableName: table })))).to.equal(
+        'AccessDeniedException',
+      );
+      expect(
+        await denied(() =>
+          session.send(
+            new GetItemCommand({
+              TableName: info.platform.tables.controlPlane,
+              Key: { PK: { S: 'TENANT#acme' }, SK: { S: 'PROFILE' } },
+            }),
+          ),
+        ),
+      ).to.equal('AccessDeniedException');
+      const forged = new DynamoDBClient({
+        region: REGION,
+        endpoint: info.endpoints.dynamodb,
+        credentials: { accessKeyId: 'ASIAFORGEDFORGED0000', secretAccessKey: 'x', sessionToken: 'y' },
+        maxAttempts: 1,
+      });
+      const refused = await forged
+        .send(new GetItemCommand({ TableName: table, Key: own }))
+        .catch((err: Error) => err.name);
+      forged.destroy();
+      expect(refused).to.equal('UnrecognizedClientException');
+    } finally {
+      session.destroy();
     }
   });
 

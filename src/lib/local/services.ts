@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdir, writeFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import type { RequestListener, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -61,7 +61,20 @@ export async function startService(
   switch (service) {
     case 'dynamodb': {
       const dynalite = requireCjs('dynalite') as typeof import('dynalite').default;
-      return listen(dynalite({ path: directory, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }));
+      const server = dynalite({ path: directory, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+      // Tenant sessions' requests are judged against their session policy first (IAM for dynalite).
+      const { guardDynamoDb, stsSessionFile } = await import('./emulators/dynamodb-guard.js');
+      const [inner] = server.listeners('request') as RequestListener[];
+      server.removeAllListeners('request');
+      server.on(
+        'request',
+        guardDynamoDb(inner as RequestListener, {
+          region,
+          accountId: LOCAL_ACCOUNT_ID,
+          session: stsSessionFile(path.join(serviceDirectory(home, 'sts'), 'sessions.json')),
+        }),
+      );
+      return listen(server);
     }
     case 'kinesis': {
       const kinesalite = requireCjs('kinesalite') as typeof import('kinesalite').default;
