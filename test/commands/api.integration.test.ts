@@ -369,6 +369,7 @@ describe('local start serves the sample API', function () {
     expect(unauthorized.status).to.equal(401);
     const status = await spawnCli(['local', 'status'], home);
     expect(status.stdout).to.match(/postgres\s+postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/saasctl/);
+    expect(status.stdout).to.match(new RegExp(`api\\s+http://127\\.0\\.0\\.1:${port}`));
   });
 });
 

@@ -4,7 +4,7 @@ import { SaasctlCommand } from '../../lib/cli/base-command.js';
 import { localStackOptions } from '../../lib/cli/local-flags.js';
 import { renderFields } from '../../lib/cli/output.js';
 import { displayEndpoints, startDetached, startStack, waitForApi } from '../../lib/local/admin.js';
-import { stackFiles, type StackInfo } from '../../lib/local/stack.js';
+import type { StackInfo } from '../../lib/local/stack.js';
 import { startContinuousPump } from '../../lib/metering/local-pump.js';
 import type { RunningApi } from '../../lib/runtime/documents-server.js';
 
@@ -37,7 +37,7 @@ export default class LocalStart extends SaasctlCommand {
   };
   protected override handlesInterrupt = true;
 
-  async run(): Promise<StackInfo & { api?: string }> {
+  async run(): Promise<StackInfo> {
     const { flags } = await this.parse(LocalStart);
     const options = localStackOptions(flags);
     if (flags.detach) {
@@ -51,13 +51,9 @@ export default class LocalStart extends SaasctlCommand {
           ...(flags.api ? ['--api-port', String(flags['api-port'])] : ['--no-api']),
         ],
       });
-      // The daemon serves the API on the port asked for (with port 0, see its log for the one it took).
-      const api = flags.api && flags['api-port'] !== 0 ? `http://127.0.0.1:${flags['api-port']}` : undefined;
-      if (api) await waitForApi(api, info.pid, stackFiles(info.home).log);
+      const api = flags.api ? await waitForApi(info.home, info.pid) : undefined;
       this.log(`Local stack running in the background (pid ${info.pid}).`);
-      this.log(
-        renderFields({ home: info.home, ...displayEndpoints(info.endpoints), ...(api ? { api } : {}) }),
-      );
+      this.log(renderFields({ home: info.home, ...displayEndpoints(info.endpoints), api }));
       return { ...info, ...(api ? { api } : {}) };
     }
     const owner = await startStack(options);
@@ -72,6 +68,7 @@ export default class LocalStart extends SaasctlCommand {
           onError: (err) => this.reporter.warn(`api: ${err instanceof Error ? err.stack : String(err)}`),
           warn: (message) => this.reporter.warn(`api: ${message}`),
         });
+        await owner.announceApi(api.url);
       }
     } catch (err) {
       await owner.stop();
@@ -103,6 +100,6 @@ export default class LocalStart extends SaasctlCommand {
     await pump.stop();
     await api?.close();
     await owner.stop();
-    return { ...info, ...(api ? { api: api.url } : {}) };
+    return info;
   }
 }

@@ -25,6 +25,7 @@ export default class LocalStatus extends SaasctlCommand {
         since: stack?.startedAt,
         'user pool': stack?.platform.userPool.id || undefined,
         ...displayEndpoints(stack?.endpoints ?? {}),
+        api: stack?.api,
       }),
     );
     return status;

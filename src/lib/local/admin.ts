@@ -70,14 +70,13 @@ export function displayEndpoints(
   return shown;
 }
 
-/** Waits until the sample API that a `local start` daemon serves answers its health check. */
-export async function waitForApi(
-  url: string,
-  daemon: number,
-  log: string,
-  timeoutMs = 60_000,
-): Promise<void> {
+/**
+ * Waits until the `local start` daemon announces its sample API in `stack.json` and the API
+ * answers its health check; returns its address. Fails at once if the daemon dies.
+ */
+export async function waitForApi(home: string, daemon: number, timeoutMs = 60_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
+  const log = stackFiles(home).log;
   for (;;) {
     if (!isAlive(daemon)) {
       const tail = (await readFile(log, 'utf8').catch(() => '')).split('\n').slice(-15).join('\n');
@@ -89,14 +88,18 @@ export async function waitForApi(
         },
       );
     }
-    const healthy = await fetch(`${url}/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (healthy) return;
+    const url = (await readStack(home))?.api;
+    if (
+      url &&
+      (await fetch(`${url}/health`).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    )
+      return url;
     if (Date.now() > deadline) {
-      throw new SaasctlError('API_START_FAILED', `The sample API did not answer at ${url} in time.`, {
-        actions: ['See $SAASCTL_HOME/stack.log.'],
+      throw new SaasctlError('API_START_FAILED', 'The sample API did not answer in time.', {
+        actions: [`See ${log}.`],
       });
     }
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -32,6 +32,8 @@ export interface StackInfo {
   readonly endpoints: Partial<Record<LocalService, string>>;
   readonly leases: number[];
   readonly platform: PlatformConfig;
+  /** The sample API's address, when `local start` serves it. */
+  readonly api?: string;
 }
 
 /** Credentials every local emulator accepts (s3rver's default key pair). */
@@ -78,6 +80,7 @@ export class StackOwner {
   private stopped?: Promise<void>;
   private server?: Server;
   private controlUrl = '';
+  private api?: string;
   private readonly startedAt = new Date().toISOString();
   /** The control-plane catalog the pre-token trigger reads, opened on its first use. */
   private catalog?: Promise<{ get(tenantId: string): Promise<Tenant | undefined>; destroy(): void }>;
@@ -120,7 +123,14 @@ export class StackOwner {
       endpoints,
       leases: [...this.leases],
       platform: localPlatformConfig(this.options.stage, this.options.region, this.userPool),
+      ...(this.api ? { api: this.api } : {}),
     };
+  }
+
+  /** Records where the sample API answers, for `local status` and other tools. */
+  async announceApi(url: string): Promise<void> {
+    this.api = url;
+    await this.publish();
   }
 
   /** Starts the services that are not running yet and creates their resources. */
