@@ -66,22 +66,32 @@ interface SecretsManagerModule {
 }
 
 /**
- * The app role's connection to the pooled database, from the secret the Pool stack names in
- * SAASCTL_DB_APP_SECRET (host, port, username, password, dbname). TLS is verified against the
- * RDS CAs (NODE_EXTRA_CA_CERTS, set by the stack). Functions never hold the owner's secret.
+ * The app role's connection to the pooled database: user and password from the secret the Pool
+ * stack names in SAASCTL_DB_APP_SECRET, the cluster's host from SAASCTL_DB_HOST (the app secret,
+ * unlike the cluster's own, holds no address), database `saasctl` unless SAASCTL_DB_NAME says
+ * otherwise. TLS is verified against the RDS CAs (NODE_EXTRA_CA_CERTS, set by the stack).
+ * Functions never hold the owner's secret.
  */
 async function appDatabase(region: string): Promise<DatabaseUrls> {
   const secretId = requiredEnv('SAASCTL_DB_APP_SECRET');
   const sm = requireCjs('@aws-sdk/client-secrets-manager') as SecretsManagerModule;
   const client = new sm.SecretsManagerClient({ region });
   const { SecretString } = await client.send(new sm.GetSecretValueCommand({ SecretId: secretId }));
-  const secret = JSON.parse(SecretString ?? '{}') as Record<string, string | number>;
+  return { app: appDatabaseUrl(JSON.parse(SecretString ?? '{}') as Record<string, unknown>, process.env) };
+}
+
+/** The app role's connection string from its secret and the function's environment. */
+export function appDatabaseUrl(secret: Record<string, unknown>, env: NodeJS.ProcessEnv): string {
+  const host = secret.host ?? env.SAASCTL_DB_HOST;
+  if (!host || !secret.username || !secret.password) {
+    throw new Error('The app role secret and SAASCTL_DB_HOST do not give a host, a username and a password.');
+  }
   const url = new URL('postgres://placeholder');
-  url.hostname = String(secret.host);
+  url.hostname = String(host);
   url.port = String(secret.port ?? 5432);
   url.username = encodeURIComponent(String(secret.username));
   url.password = encodeURIComponent(String(secret.password));
-  url.pathname = `/${String(secret.dbname ?? 'postgres')}`;
+  url.pathname = `/${String(secret.dbname ?? env.SAASCTL_DB_NAME ?? 'saasctl')}`;
   url.searchParams.set('sslmode', 'verify-full');
-  return { app: url.toString() };
+  return url.toString();
 }

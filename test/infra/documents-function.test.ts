@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 
 import { callerOf, handler } from '../../infra/functions/documents.js';
+import { appDatabaseUrl } from '../../infra/functions/platform.js';
 
 const context = {
   tenantId: 'acme',
@@ -53,4 +54,21 @@ describe('the documents Lambda (API Gateway payload 2.0 to the sample API)', () 
       expect(String(logged.at(-1))).to.include('no tenant authorizer context');
     });
   }
+});
+
+describe("the functions' connection to the pooled database", () => {
+  it('takes the user and password from the app secret and the host from the environment, with verified TLS', () => {
+    expect(
+      appDatabaseUrl(
+        { username: 'saasctl_app', password: 'p@ss/word' },
+        { SAASCTL_DB_HOST: 'pool.cluster-abc.eu-west-1.rds.amazonaws.com' },
+      ),
+    ).to.equal(
+      'postgres://saasctl_app:p%40ss%2Fword@pool.cluster-abc.eu-west-1.rds.amazonaws.com:5432/saasctl?sslmode=verify-full',
+    );
+  });
+
+  it('refuses a secret and environment that give no host', () => {
+    expect(() => appDatabaseUrl({ username: 'u', password: 'p' }, {})).to.throw(/SAASCTL_DB_HOST/);
+  });
 });
