@@ -123,6 +123,9 @@ describe('the local DynamoDB guard (session policies for dynalite)', () => {
       url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       sessions.ASIAACME = session();
       sessions.ASIAOLD = session({ accessKeyId: 'ASIAOLD', expiration: '2026-11-27T23:59:00Z' });
+      // The policy with its delimiter taken out: TENANT#acme* matches TENANT#acme2.
+      const broken = session().policy?.replace('"TENANT#acme#*"', '"TENANT#acme*"');
+      sessions.ASIABROKEN = session({ accessKeyId: 'ASIABROKEN', ...(broken ? { policy: broken } : {}) });
     });
     after(() => new Promise<void>((resolve) => server.close(() => resolve())));
     beforeEach(() => {
@@ -160,6 +163,13 @@ describe('the local DynamoDB guard (session policies for dynalite)', () => {
       expect(answer.body.__type).to.equal('com.amazon.coral.service#AccessDeniedException');
       expect(answer.body.message).to.include('dynamodb:GetItem');
       expect(passed).to.deep.equal([]);
+    });
+
+    it('judges by the session policy itself: without the delimiter, acme2 gets through', async () => {
+      const input = { TableName: TABLE, Key: { PK: { S: 'TENANT#acme2' } } };
+      expect((await send('ASIABROKEN', 'GetItem', input)).status).to.equal(200);
+      expect((await send('ASIAACME', 'GetItem', input)).status).to.equal(400);
+      expect(passed).to.have.length(1);
     });
 
     it('refuses a batch with one foreign key in it, and a Scan', async () => {
