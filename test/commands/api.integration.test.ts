@@ -1,6 +1,13 @@
 import { createServer, type AddressInfo } from 'node:net';
 
 import { DynamoDBClient, GetItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'chai';
 
@@ -57,6 +64,20 @@ describe('sample documents API (local stack, end to end)', function () {
       json: text ? (JSON.parse(text) as unknown) : undefined,
     };
   };
+
+  /** The tenant's credentials as the authorizer vends them (`creds vend`). */
+  async function vended(
+    tenantId: string,
+  ): Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken: string }> {
+    const vend = await run(['creds', 'vend', tenantId, '--reason', 'guard test', '--json'], home);
+    expect(vend.exitCode, vend.stderr).to.equal(0);
+    const { accessKeyId, secretAccessKey, sessionToken } = vend.json as Record<string, string>;
+    return {
+      accessKeyId: String(accessKeyId),
+      secretAccessKey: String(secretAccessKey),
+      sessionToken: String(sessionToken),
+    };
+  }
 
   /** A user of the tenant, made and signed in with saasctl's own commands. */
   async function login(tenantId: string): Promise<string> {
@@ -258,13 +279,11 @@ describe('sample documents API (local stack, end to end)', function () {
   });
 
   it("enforces the session policy on the local DynamoDB: a tenant's vended credentials reach only its partitions", async () => {
-    const vend = await run(['creds', 'vend', 'acme', '--reason', 'guard test', '--json'], home);
-    expect(vend.exitCode, vend.stderr).to.equal(0);
-    const { accessKeyId, secretAccessKey, sessionToken } = vend.json as Record<string, string>;
+    const credentials = await vended('acme');
     const session = new DynamoDBClient({
       region: REGION,
       endpoint: info.endpoints.dynamodb,
-      credentials: { accessKeyId, secretAccessKey, sessionToken },
+      credentials,
       maxAttempts: 1,
     });
     const table = info.platform.tables.pooled;
@@ -328,6 +347,43 @@ describe('sample documents API (local stack, end to end)', function () {
       expect(refused).to.equal('UnrecognizedClientException');
     } finally {
       session.destroy();
+    }
+  });
+
+  it("enforces the session policy on the local S3: a tenant's vended credentials reach only its prefix", async () => {
+    const credentials = await vended('acme');
+    const s3 = new S3Client({
+      region: REGION,
+      endpoint: info.endpoints.s3,
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      credentials,
+      maxAttempts: 1,
+    });
+    const Bucket = String(info.platform.tenantDataBucket);
+    const outcome = (send: () => Promise<unknown>) =>
+      send().then(
+        () => 'allowed',
+        (err: Error) => err.name,
+      );
+    try {
+      expect(
+        await outcome(() => s3.send(new PutObjectCommand({ Bucket, Key: 'acme/a.json', Body: '{}' }))),
+      ).to.equal('allowed');
+      expect(await outcome(() => s3.send(new GetObjectCommand({ Bucket, Key: 'acme/a.json' })))).to.equal(
+        'allowed',
+      );
+      for (const Key of ['acme2/a.json', 'acme-2/a.json', 'acm/a.json', 'a.json']) {
+        expect(await outcome(() => s3.send(new PutObjectCommand({ Bucket, Key, Body: '{}' }))), Key).to.equal(
+          'AccessDenied',
+        );
+      }
+      expect(await outcome(() => s3.send(new ListObjectsCommand({ Bucket })))).to.equal('AccessDenied');
+      expect(await outcome(() => s3.send(new DeleteObjectCommand({ Bucket, Key: 'acme/a.json' })))).to.equal(
+        'allowed',
+      );
+    } finally {
+      s3.destroy();
     }
   });
 

@@ -84,6 +84,24 @@ export async function startService(
       const S3rver = requireCjs('s3rver') as typeof import('s3rver').default;
       const server = new S3rver({ port: 0, address: '127.0.0.1', directory, silent: true });
       const address = await server.run();
+      // Tenant sessions' requests are judged against their session policy first (IAM for s3rver).
+      const { guardS3 } = await import('./emulators/s3-guard.js');
+      const { stsSessionFile } = await import('./emulators/dynamodb-guard.js');
+      const http = (server as unknown as { httpServer: Server }).httpServer;
+      const s3rverAccount = (
+        requireCjs('s3rver/lib/models/account') as {
+          DUMMY_ACCOUNT: { createKeyPair(accessKeyId: string, secret: string): void };
+        }
+      ).DUMMY_ACCOUNT;
+      const [inner] = http.listeners('request') as RequestListener[];
+      http.removeAllListeners('request');
+      http.on(
+        'request',
+        guardS3(inner as RequestListener, {
+          session: stsSessionFile(path.join(serviceDirectory(home, 'sts'), 'sessions.json')),
+          admit: (accessKeyId) => s3rverAccount.createKeyPair(accessKeyId, accessKeyId),
+        }),
+      );
       return { endpoint: `http://127.0.0.1:${address.port}`, stop: () => server.close() };
     }
     case 'cognito':
