@@ -186,7 +186,6 @@ process.exit(flags.check && misses.length ? 1 : 0);
 async function benchApi() {
   const { default: autocannon } = await import('autocannon');
   const { startStack } = await dist('lib/local/admin.js');
-  const { localClients } = await dist('lib/local/stack.js');
   const { API_SERVICES, serveLocalApi } = await dist('lib/local/api.js');
   const { runCommand } = await benchCli();
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'saasctl-bench-api-'));
@@ -274,7 +273,6 @@ async function benchApi() {
       return { connections: Number(flags.connections), seconds: Number(flags.seconds), routes: results };
     } finally {
       await api.close();
-      localClients(info.endpoints, 'us-east-1').destroy();
     }
   } finally {
     await owner.stop();

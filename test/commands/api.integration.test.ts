@@ -20,7 +20,7 @@ import type { RunningApi } from '../../src/lib/runtime/documents-server.js';
 import { MAX_REQUEST_BYTES } from '../../src/lib/runtime/documents-server.js';
 import type { Tenant } from '../../src/lib/tenants/model.js';
 import { WRITER_DEADLINE_MS } from '../../src/lib/tenants/tenant-data.js';
-import { run, spawnCli, tempHome } from '../helpers/cli.js';
+import { run, spawnCli, tempHome, onboardTenants } from '../helpers/cli.js';
 
 const REGION = 'us-east-1';
 const PASSWORD = 'Local-Passw0rd!';
@@ -94,28 +94,11 @@ describe('sample documents API (local stack, end to end)', function () {
 
   before(async () => {
     owner = await startStack({ home, stage: 'local', region: REGION });
-    for (const [id, tier] of [
+    await onboardTenants(home, [
       ['acme', 'pro'],
       ['acme2', 'pro'],
       ['bigco', 'enterprise'],
-    ] as const) {
-      const onboard = await run(
-        [
-          'tenant',
-          'onboard',
-          id,
-          '--tier',
-          tier,
-          '--name',
-          `${id} Corp`,
-          '--admin-email',
-          `admin@${id}.test`,
-          '--json',
-        ],
-        home,
-      );
-      expect(onboard.exitCode, onboard.stdout + onboard.stderr).to.equal(0);
-    }
+    ]);
     info = await owner.ensure(API_SERVICES);
     clients = localClients(info.endpoints, REGION);
     for (const id of ['acme', 'acme2', 'bigco']) tokens[id] = await login(id);

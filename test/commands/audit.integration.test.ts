@@ -8,7 +8,7 @@ import { localClients, type StackOwner } from '../../src/lib/local/stack.js';
 import type { AwsClientFactory } from '../../src/lib/platform/clients.js';
 import type { IsolationAuditResult } from '../../src/lib/runtime/audit/index.js';
 import type { Tenant } from '../../src/lib/tenants/model.js';
-import { type ErrorEnvelope, run, spawnCli, tempHome } from '../helpers/cli.js';
+import { type ErrorEnvelope, run, spawnCli, tempHome, onboardTenants } from '../helpers/cli.js';
 
 const STAGE = 'local';
 const REGION = 'us-east-1';
@@ -46,27 +46,10 @@ describe('audit isolation (local stack)', function () {
     clients = localClients(endpoints, REGION);
     database = new pg.Client({ connectionString: endpoints.postgres });
     await database.connect();
-    for (const [id, tier] of [
+    await onboardTenants(home, [
       ['acme', 'pro'],
       ['bigco', 'enterprise'],
-    ]) {
-      const onboard = await run(
-        [
-          'tenant',
-          'onboard',
-          id,
-          '--tier',
-          tier,
-          '--name',
-          `${id} Corp`,
-          '--admin-email',
-          `admin@${id}.test`,
-          '--json',
-        ],
-        home,
-      );
-      expect(onboard.exitCode, onboard.stdout + onboard.stderr).to.equal(0);
-    }
+    ]);
     bigco = ((await run(['tenant', 'show', 'bigco', '--json'], home)).json as { tenant: Tenant }).tenant;
     await clients
       .documents()

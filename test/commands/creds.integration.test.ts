@@ -9,7 +9,7 @@ import { AwsClientFactory } from '../../src/lib/platform/clients.js';
 import type { CredsPolicyResult, CredsVendResult } from '../../src/lib/runtime/creds.js';
 import { policyHash, serializeSessionPolicy } from '../../src/lib/runtime/policy.js';
 import type { AuditRecord } from '../../src/lib/tenants/model.js';
-import { type ErrorEnvelope, run, tempHome } from '../helpers/cli.js';
+import { type ErrorEnvelope, run, tempHome, onboardTenants } from '../helpers/cli.js';
 
 const STAGE = 'local';
 
@@ -36,27 +36,10 @@ describe('creds policy / creds vend (local stack)', function () {
   before(async () => {
     owner = await startStack({ home, stage: STAGE, region: REGION });
     clients = localClients(owner.info().endpoints, REGION);
-    for (const [id, tier] of [
+    await onboardTenants(home, [
       ['acme', 'pro'],
       ['bigco', 'enterprise'],
-    ]) {
-      const onboard = await run(
-        [
-          'tenant',
-          'onboard',
-          id,
-          '--tier',
-          tier,
-          '--name',
-          `${id} Corp`,
-          '--admin-email',
-          `admin@${id}.test`,
-          '--json',
-        ],
-        home,
-      );
-      expect(onboard.exitCode, onboard.stdout + onboard.stderr).to.equal(0);
-    }
+    ]);
   });
   after(async () => {
     clients?.destroy();

@@ -12,7 +12,7 @@ import { CachedTenantReader } from '../../src/lib/runtime/tenant-access.js';
 import { TokenVendor } from '../../src/lib/runtime/vending.js';
 import { TenantCatalog } from '../../src/lib/tenants/catalog.js';
 import type { AuditRecord } from '../../src/lib/tenants/model.js';
-import { type ErrorEnvelope, run, tempHome } from '../helpers/cli.js';
+import { type ErrorEnvelope, run, tempHome, onboardTenants } from '../helpers/cli.js';
 
 const STAGE = 'local';
 const REGION = 'us-east-1';
@@ -36,27 +36,10 @@ describe('user create / user login (local stack, pre-token trigger through the L
     delete process.env.SAASCTL_USER_PASSWORD;
     owner = await startStack({ home, stage: STAGE, region: REGION });
     clients = localClients(owner.info().endpoints, REGION);
-    for (const [id, tier] of [
+    await onboardTenants(home, [
       ['acme', 'pro'],
       ['globex', 'starter'],
-    ]) {
-      const onboard = await run(
-        [
-          'tenant',
-          'onboard',
-          id,
-          '--tier',
-          tier,
-          '--name',
-          `${id} Corp`,
-          '--admin-email',
-          `admin@${id}.test`,
-          '--json',
-        ],
-        home,
-      );
-      expect(onboard.exitCode, onboard.stdout + onboard.stderr).to.equal(0);
-    }
+    ]);
   });
   after(async () => {
     if (savedPassword !== undefined) process.env.SAASCTL_USER_PASSWORD = savedPassword;

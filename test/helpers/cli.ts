@@ -50,6 +50,35 @@ export async function run(args: string[], home: string): Promise<CommandOutcome>
   }
 }
 
+/**
+ * Onboards each `[id, tier]` (name `<id> Corp`, admin `admin@<id>.test`) with `tenant onboard`,
+ * failing the test with the command's output when one does not exit 0.
+ */
+export async function onboardTenants(
+  home: string,
+  tenants: readonly (readonly [string, string])[],
+): Promise<void> {
+  for (const [id, tier] of tenants) {
+    const args = [
+      'tenant',
+      'onboard',
+      id,
+      '--tier',
+      tier,
+      '--name',
+      `${id} Corp`,
+      '--admin-email',
+      `admin@${id}.test`,
+    ];
+    const onboard = await run([...args, '--json'], home);
+    if (onboard.exitCode !== 0) {
+      throw new Error(
+        `saasctl ${args.join(' ')} exited ${onboard.exitCode}: ${onboard.stdout}${onboard.stderr}`,
+      );
+    }
+  }
+}
+
 /** Runs the CLI as a separate process, as an operator or CI would. */
 export function spawnCli(args: string[], home: string): Promise<CommandOutcome> {
   return new Promise((resolve) => {

@@ -6,7 +6,6 @@ import { renderFields } from '../../lib/cli/output.js';
 import { displayEndpoints, startDetached, startStack, waitForApi } from '../../lib/local/admin.js';
 import type { StackInfo } from '../../lib/local/stack.js';
 import { startContinuousPump } from '../../lib/metering/local-pump.js';
-import type { RunningApi } from '../../lib/runtime/documents-server.js';
 
 /** Where `local start` serves the sample API unless told otherwise. */
 const DEFAULT_API_PORT = 8787;
@@ -57,32 +56,12 @@ export default class LocalStart extends SaasctlCommand {
       return { ...info, ...(api ? { api } : {}) };
     }
     const owner = await startStack(options);
-    let api: RunningApi | undefined;
-    try {
-      if (flags.api) {
-        const { API_SERVICES, serveLocalApi } = await import('../../lib/local/api.js');
-        api = await serveLocalApi(await owner.ensure(API_SERVICES), {
-          port: flags['api-port'],
-          onRequest: (r) =>
-            this.reporter.info(`api: ${r.method} ${r.path} ${r.status} ${r.ms.toFixed(1)} ms`),
-          onError: (err) => this.reporter.warn(`api: ${err instanceof Error ? err.stack : String(err)}`),
-          warn: (message) => this.reporter.warn(`api: ${message}`),
-        });
-        await owner.announceApi(api.url);
-      }
-    } catch (err) {
-      await owner.stop();
-      throw err;
-    }
+    const api = flags.api
+      ? await (await import('../../lib/local/api.js')).serveStackApi(owner, flags['api-port'], this.reporter)
+      : undefined;
     const info = owner.info();
     this.log(`Local stack running (pid ${info.pid}). Press Ctrl-C to stop.`);
-    this.log(
-      renderFields({
-        home: info.home,
-        ...displayEndpoints(info.endpoints),
-        ...(api ? { api: api.url } : {}),
-      }),
-    );
+    this.log(renderFields({ home: info.home, ...displayEndpoints(info.endpoints), api: info.api }));
     // The local pipeline (Firehose and the aggregator Lambda) runs while the stack is up.
     const pump = startContinuousPump(info, {
       onPass: (result) =>

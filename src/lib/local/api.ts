@@ -1,4 +1,5 @@
 import { SaasctlError } from '../cli/errors.js';
+import type { Reporter } from '../cli/reporter.js';
 import { localAuthorizerConfig } from '../identity/issuer.js';
 import { TenantAuthorizer } from '../runtime/authorizer.js';
 import { DocumentsApi } from '../runtime/documents.js';
@@ -10,7 +11,7 @@ import { TenantCatalog } from '../tenants/catalog.js';
 import { WRITER_DEADLINE_MS } from '../tenants/tenant-data.js';
 import { appConnectionString } from './postgres.js';
 import { serviceDirectory, type LocalService } from './services.js';
-import { localClients, type StackInfo } from './stack.js';
+import { localClients, type StackInfo, type StackOwner } from './stack.js';
 
 /**
  * The sample API as `local start` serves it: the authorizer (cognito-local's tokens, the
@@ -78,4 +79,29 @@ export async function serveLocalApi(info: StackInfo, options: LocalApiOptions): 
       clients.destroy();
     },
   };
+}
+
+/**
+ * The sample API of a `local start` stack: starts the services it needs, serves it, and records
+ * its address in `stack.json`. On failure the stack is stopped: `local start` never leaves a
+ * stack up without the API it was asked to serve. Requests and failures go to the reporter.
+ */
+export async function serveStackApi(
+  owner: StackOwner,
+  port: number,
+  reporter: Reporter,
+): Promise<RunningApi> {
+  try {
+    const api = await serveLocalApi(await owner.ensure(API_SERVICES), {
+      port,
+      onRequest: (r) => reporter.info(`api: ${r.method} ${r.path} ${r.status} ${r.ms.toFixed(1)} ms`),
+      onError: (err) => reporter.warn(`api: ${err instanceof Error ? err.stack : String(err)}`),
+      warn: (message) => reporter.warn(`api: ${message}`),
+    });
+    await owner.announceApi(api.url);
+    return api;
+  } catch (err) {
+    await owner.stop();
+    throw err;
+  }
 }

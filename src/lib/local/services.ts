@@ -63,7 +63,8 @@ export async function startService(
       const dynalite = requireCjs('dynalite') as typeof import('dynalite').default;
       const server = dynalite({ path: directory, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
       // Tenant sessions' requests are judged against their session policy first (IAM for dynalite).
-      const { guardDynamoDb, stsSessionFile } = await import('./emulators/dynamodb-guard.js');
+      const { guardDynamoDb } = await import('./emulators/dynamodb-guard.js');
+      const { storedSessions } = await import('./emulators/sts.js');
       const [inner] = server.listeners('request') as RequestListener[];
       server.removeAllListeners('request');
       server.on(
@@ -71,7 +72,7 @@ export async function startService(
         guardDynamoDb(inner as RequestListener, {
           region,
           accountId: LOCAL_ACCOUNT_ID,
-          session: stsSessionFile(path.join(serviceDirectory(home, 'sts'), 'sessions.json')),
+          session: storedSessions(serviceDirectory(home, 'sts')),
         }),
       );
       return listen(server);
@@ -86,7 +87,7 @@ export async function startService(
       const address = await server.run();
       // Tenant sessions' requests are judged against their session policy first (IAM for s3rver).
       const { guardS3 } = await import('./emulators/s3-guard.js');
-      const { stsSessionFile } = await import('./emulators/dynamodb-guard.js');
+      const { storedSessions } = await import('./emulators/sts.js');
       const http = (server as unknown as { httpServer: Server }).httpServer;
       const s3rverAccount = (
         requireCjs('s3rver/lib/models/account') as {
@@ -98,7 +99,7 @@ export async function startService(
       http.on(
         'request',
         guardS3(inner as RequestListener, {
-          session: stsSessionFile(path.join(serviceDirectory(home, 'sts'), 'sessions.json')),
+          session: storedSessions(serviceDirectory(home, 'sts')),
           admit: (accessKeyId) => s3rverAccount.createKeyPair(accessKeyId, accessKeyId),
         }),
       );

@@ -5,7 +5,7 @@ import {
   QueryCommand,
 } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { mockClient, type AwsStub } from 'aws-sdk-client-mock';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { expect } from 'chai';
 
 import { localPlatformConfig } from '../../../src/lib/platform/config.js';
@@ -33,8 +33,7 @@ const caller: ApiCaller = {
 };
 
 describe('DocumentsApi (the sample API over DynamoDB, with vended credentials)', () => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the stub's generic input/output types
-  let data: AwsStub<any, any, any>;
+  let data: AwsClientStub<DynamoDBClient>;
   let used: { credentials: SessionCredentials; region: string }[];
   let failures: unknown[];
 

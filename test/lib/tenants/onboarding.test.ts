@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { GetExecutionHistoryCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { expect } from 'chai';
 
 import type { Reporter, StepHandle } from '../../../src/lib/cli/reporter.js';
@@ -490,7 +490,7 @@ describe('onboardTenant', () => {
 
 describe('onboardTenant on the aws target: dedicated compute', () => {
   const STATE_MACHINE = 'arn:aws:states:us-east-1:123456789012:stateMachine:saasctl-test-onboarding';
-  let sfn: ReturnType<typeof mockClient>;
+  let sfn: AwsClientStub<SFNClient>;
   let deployed: string[];
 
   before(() => {

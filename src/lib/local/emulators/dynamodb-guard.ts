@@ -1,4 +1,3 @@
-import { readFile, stat } from 'node:fs/promises';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 
@@ -205,22 +204,4 @@ function refuse(res: ServerResponse, type: string, message: string, status = 400
     'x-amzn-requestid': 'saasctl-local-guard',
   });
   res.end(body);
-}
-
-/** Sessions from the STS emulator's file, read again when it changes. */
-export function stsSessionFile(file: string): (accessKeyId: string) => Promise<StoredSession | undefined> {
-  let cached: { mtimeMs: number; sessions: Map<string, StoredSession> } | undefined;
-  return async (accessKeyId) => {
-    const mtimeMs = await stat(file).then(
-      (s) => s.mtimeMs,
-      () => -1,
-    );
-    if (mtimeMs < 0) return undefined;
-    // A key not seen yet may come from a write within the file's timestamp granularity: read again.
-    if (!cached || cached.mtimeMs !== mtimeMs || !cached.sessions.has(accessKeyId)) {
-      const state = JSON.parse(await readFile(file, 'utf8')) as { sessions: StoredSession[] };
-      cached = { mtimeMs, sessions: new Map(state.sessions.map((s) => [s.accessKeyId, s])) };
-    }
-    return cached.sessions.get(accessKeyId);
-  };
 }

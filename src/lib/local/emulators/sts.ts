@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 
@@ -302,4 +302,29 @@ async function load(file: string): Promise<State> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, sessions: [] };
     throw err;
   }
+}
+
+/**
+ * The sessions this emulator vended, as another emulator in the stack looks them up (the local
+ * guards of DynamoDB and S3): from its file, read again when it changes, so sessions of an
+ * earlier run count too and STS need not be running.
+ */
+export function storedSessions(
+  directory: string,
+): (accessKeyId: string) => Promise<StoredSession | undefined> {
+  const file = path.join(directory, 'sessions.json');
+  let cached: { mtimeMs: number; sessions: Map<string, StoredSession> } | undefined;
+  return async (accessKeyId) => {
+    const mtimeMs = await stat(file).then(
+      (s) => s.mtimeMs,
+      () => -1,
+    );
+    if (mtimeMs < 0) return undefined;
+    // A key not seen yet may come from a write within the file's timestamp granularity: read again.
+    if (!cached || cached.mtimeMs !== mtimeMs || !cached.sessions.has(accessKeyId)) {
+      const state = JSON.parse(await readFile(file, 'utf8')) as { sessions: StoredSession[] };
+      cached = { mtimeMs, sessions: new Map(state.sessions.map((s) => [s.accessKeyId, s])) };
+    }
+    return cached.sessions.get(accessKeyId);
+  };
 }

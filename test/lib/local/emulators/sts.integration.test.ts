@@ -7,7 +7,11 @@ import path from 'node:path';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { expect } from 'chai';
 
-import { startStsEmulator, type StoredSession } from '../../../../src/lib/local/emulators/sts.js';
+import {
+  startStsEmulator,
+  storedSessions,
+  type StoredSession,
+} from '../../../../src/lib/local/emulators/sts.js';
 import type { RunningService } from '../../../../src/lib/local/services.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -108,6 +112,15 @@ describe('STS emulator', () => {
     expect(JSON.parse(await readFile(path.join(directory, 'sessions.json'), 'utf8')).sessions).to.have.length(
       1,
     );
+  });
+
+  it('lets the stack look sessions up from its file, each new one as soon as it is vended', async () => {
+    const lookup = storedSessions(directory);
+    const first = (await assume()).Credentials?.AccessKeyId as string;
+    expect((await lookup(first))?.policy).to.equal(POLICY);
+    const second = (await assume()).Credentials?.AccessKeyId as string;
+    expect((await lookup(second))?.accessKeyId).to.equal(second);
+    expect(await lookup('ASIANEVERVENDED0000')).to.equal(undefined);
   });
 
   it('answers GetCallerIdentity as the assumed role for session credentials, and as root otherwise', async () => {
